@@ -1,0 +1,2 @@
+//! The passkeyd binary.
+fn main() {}
