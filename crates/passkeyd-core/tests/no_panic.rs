@@ -5,8 +5,9 @@
 
 use passkeyd_core::cert::Certificate;
 use passkeyd_core::{
-    b64, AttestationObject, AttestationPolicy, AuthenticationResponse, AuthenticatorData,
-    ClientData, CredentialPublicKey, RegistrationResponse, TrustAnchors,
+    b64, Algorithm, AttestationObject, AttestationPolicy, AuthenticationResponse,
+    AuthenticatorData, Challenge, ClientData, CredentialPublicKey, Origin, RegistrationResponse,
+    RpId, TrustAnchors,
 };
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -20,7 +21,36 @@ struct Seeds {
     cose_keys: Vec<Vec<u8>>,
     client_datas: Vec<Vec<u8>>,
     certificates: Vec<Vec<u8>>,
-    registrations: Vec<serde_json::Value>,
+    /// Registration responses with the relying party, challenge and time they verify under.
+    registrations: Vec<Ceremony>,
+}
+
+struct Ceremony {
+    json: serde_json::Value,
+    rp: passkeyd_core::RelyingParty,
+    state: passkeyd_core::RegistrationState,
+    now: i64,
+}
+
+fn corpus_registrations() -> Vec<serde_json::Value> {
+    let path = std::env::var_os("PASSKEYD_CONFORMANCE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/conformance/vectors.json")
+        });
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!(
+            "no_panic: conformance corpus not found at {}; fuzzing own seeds only",
+            path.display()
+        );
+        return Vec::new();
+    };
+    let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    vectors
+        .into_iter()
+        .filter(|v| v["kind"] == "registration")
+        .collect()
 }
 
 fn seeds() -> &'static Seeds {
@@ -46,7 +76,53 @@ fn seeds() -> &'static Seeds {
             s.cose_keys.push(r.cose_public_key.clone());
             s.client_datas.push(field(&r.json, "clientDataJSON"));
             s.attestation_objects.push(object_bytes);
-            s.registrations.push(r.json.clone());
+            let (rp, state) = common::registration_setup();
+            s.registrations.push(Ceremony {
+                json: r.json.clone(),
+                rp,
+                state,
+                now: common::NOW,
+            });
+        }
+        // Real authenticators' statements (tpm, android-key, apple, safetynet...) from the
+        // conformance corpus, when it is beside the repository.
+        for v in corpus_registrations() {
+            let object = b64::decode(
+                v["credential"]["response"]["attestationObject"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            if let Ok(parsed) = AttestationObject::parse(&object) {
+                s.certificates.extend(parsed.certificates());
+            }
+            s.attestation_objects.push(object);
+            let origin = v["expected"]["origin"]
+                .as_str()
+                .or_else(|| v["expected"]["origin"][0].as_str())
+                .unwrap();
+            let Ok(Origin::Web { host, .. }) = Origin::parse(origin) else {
+                continue;
+            };
+            let rp_id = v["expected"]["rp_id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(host);
+            let Ok(rp_id) = RpId::parse(&rp_id) else {
+                continue;
+            };
+            let rp = passkeyd_core::RelyingParty::new(rp_id, vec![Origin::parse(origin).unwrap()])
+                .unwrap();
+            let challenge = b64::decode(v["expected"]["challenge"].as_str().unwrap()).unwrap();
+            let (_, mut state) = common::registration_setup();
+            state.challenge = Challenge::issued(challenge).unwrap();
+            state.algorithms = Algorithm::ALL.to_vec();
+            s.registrations.push(Ceremony {
+                json: v["credential"].clone(),
+                rp,
+                state,
+                now: 1_600_000_000,
+            });
         }
         s
     })
@@ -149,12 +225,11 @@ proptest! {
     #[test]
     fn registration_verification(i in any::<usize>(), edits in prop::collection::vec(edit(), 1..6)) {
         let seed = &seeds().registrations[i % seeds().registrations.len()];
-        let object = b64::decode(seed["response"]["attestationObject"].as_str().unwrap()).unwrap();
-        let mut json = seed.clone();
+        let object = b64::decode(seed.json["response"]["attestationObject"].as_str().unwrap()).unwrap();
+        let mut json = seed.json.clone();
         json["response"]["attestationObject"] = b64::encode(&mutate(&object, &edits)).into();
         if let Ok(response) = RegistrationResponse::from_json(&serde_json::to_vec(&json).unwrap()) {
-            let (rp, state) = common::registration_setup();
-            let _ = passkeyd_core::verify_registration(&rp, &state, &AttestationPolicy::default(), &response, common::NOW);
+            let _ = passkeyd_core::verify_registration(&seed.rp, &seed.state, &AttestationPolicy::default(), &response, seed.now);
         }
     }
 
