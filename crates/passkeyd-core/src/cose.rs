@@ -361,8 +361,7 @@ impl CredentialPublicKey {
         Ok(key)
     }
 
-    /// Builds a key from a certificate's SubjectPublicKeyInfo parts, for comparing an
-    /// attestation certificate's key with the credential key.
+    /// Whether `other` (an attestation certificate's key) is this credential's key.
     pub(crate) fn same_key_as(&self, other: &KeyMaterial) -> bool {
         self.material == *other
     }
