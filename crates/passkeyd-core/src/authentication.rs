@@ -78,13 +78,7 @@ pub fn verify_authentication(
             seen: response.id.clone(),
         });
     }
-    let response_handle = response
-        .response
-        .user_handle
-        .as_ref()
-        .map(|h| h.0.as_slice())
-        .filter(|h| !h.is_empty());
-    match (&state.user_handle, response_handle) {
+    match (&state.user_handle, response.user_handle()) {
         (Some(expected), handle) => {
             if expected.as_bytes() != stored.user_handle {
                 return Err(Error::UserHandleMismatch(

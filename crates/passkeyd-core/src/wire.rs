@@ -129,6 +129,16 @@ impl AuthenticationResponse {
     pub fn credential_id(&self) -> &[u8] {
         &self.raw_id.0
     }
+
+    /// The user handle, if the response carries one; an empty one (how some clients say
+    /// "none") counts as absent.
+    pub fn user_handle(&self) -> Option<&[u8]> {
+        self.response
+            .user_handle
+            .as_ref()
+            .map(|h| h.0.as_slice())
+            .filter(|h| !h.is_empty())
+    }
 }
 
 fn check_credential_type(ty: Option<&str>) -> Result<()> {

@@ -84,14 +84,7 @@ pub fn authentication(args: &AuthenticationArgs, input: &mut dyn Read) -> Outcom
         Ok(response) => response,
         Err(e) => return refused(&e),
     };
-    // An empty userHandle is how some clients say "none".
-    let response_handle = response
-        .response
-        .user_handle
-        .as_ref()
-        .map(|h| h.0.as_slice())
-        .filter(|h| !h.is_empty());
-    let (state_handle, stored_handle) = match response_handle {
+    let (state_handle, stored_handle) = match response.user_handle() {
         // Discoverable: the user is whoever the response names.
         Some(handle) => (None, handle.to_vec()),
         // Username-first: the user was known before the ceremony and owns the credential.
