@@ -205,8 +205,8 @@ impl Error {
 /// Shorthand for results of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Lower-case hex, used in messages about hashes and ids.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, used in messages about hashes and ids and by `passkeyd inspect`.
+pub fn hex(bytes: &[u8]) -> String {
     struct Hex<'a>(&'a [u8]);
     impl fmt::Display for Hex<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

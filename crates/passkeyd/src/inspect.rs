@@ -409,7 +409,11 @@ fn authenticator_data(raw: &[u8], origin: Option<&str>) -> (Val, Option<Vec<u8>>
 }
 
 fn fixed_part(o: &mut Obj, rp_id_hash: &[u8], flags: Flags, sign_count: u32, origin: Option<&str>) {
-    o.add("rp_id_hash", "RP ID hash (SHA-256)", hex(rp_id_hash));
+    o.add(
+        "rp_id_hash",
+        "RP ID hash (SHA-256)",
+        passkeyd_core::error::hex(rp_id_hash),
+    );
     if let Some(origin) = origin {
         o.add(
             "rp_id_from_origin",
@@ -724,15 +728,7 @@ fn creation_options(report: &mut Obj, o: &Map<String, Value>) {
     let mut user = Obj::new();
     match o.get("user") {
         Some(Value::Object(m)) => {
-            match decode_member(m, "id") {
-                Ok(id) => {
-                    user.add("id", "User handle (id)", b64::encode(&id));
-                    user.add("id_length", "User handle length", id.len());
-                }
-                Err(e) => {
-                    user.add("id", "User handle (id)", Val::error(e.0, e.1));
-                }
-            }
+            add_id(&mut user, m, "User handle");
             user.add("name", "Name", text_member(m, "name"));
             user.add(
                 "display_name",
@@ -911,15 +907,7 @@ fn descriptors(member: Option<&Value>) -> Val {
                     );
                     return Val::Obj(v);
                 };
-                match decode_member(m, "id") {
-                    Ok(id) => {
-                        v.add("id", "Credential id", b64::encode(&id));
-                        v.add("id_length", "Credential id length", id.len());
-                    }
-                    Err(e) => {
-                        v.add("id", "Credential id", Val::error(e.0, e.1));
-                    }
-                }
+                add_id(&mut v, m, "Credential id");
                 v.add("type", "Type", text_member(m, "type"));
                 if let Some(t) = m.get("transports") {
                     v.add("transports", "Transports", json_to_val(t));
@@ -1088,18 +1076,21 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn json_type_opt(v: Option<&Value>) -> &'static str {
-    v.map_or("missing", json_type)
+/// Adds the base64url `id` member of `m` and its length, or the decoding error in its place.
+fn add_id(obj: &mut Obj, m: &serde_json::Map<String, Value>, label: &str) {
+    match decode_member(m, "id") {
+        Ok(id) => {
+            obj.add("id", &format!("{label} (id)"), b64::encode(&id));
+            obj.add("id_length", &format!("{label} length"), id.len());
+        }
+        Err(e) => {
+            obj.add("id", &format!("{label} (id)"), Val::error(e.0, e.1));
+        }
+    }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+fn json_type_opt(v: Option<&Value>) -> &'static str {
+    v.map_or("missing", json_type)
 }
 
 #[cfg(test)]
