@@ -1,0 +1,311 @@
+//! passkeyd's storage: one [`Store`] interface, two real implementations (embedded SQLite and
+//! PostgreSQL), and the migrations each carries built in.
+//!
+//! The store keeps rows; it decides nothing about WebAuthn or policy. It draws no random numbers
+//! and reads no clock: ids, user handles and times (Unix milliseconds) come from the caller, so
+//! every implementation behaves the same under the one test suite in `tests/store.rs`.
+//!
+//! Everything several passkeyd instances must share lives here, ceremony state included: a
+//! ceremony started on one instance can be finished on another. [`Store::take_ceremony`] removes
+//! and returns a ceremony in one atomic statement, so of two racing finishes exactly one gets it.
+
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the payload names what was duplicated
+    /// (`"app_id"`, `"credential_id"`, `"external_id"`, `"api_key"`; and, when a caller-drawn
+    /// random value collides, `"user_id"`, `"user_handle"`, `"passkey_id"`, `"ceremony_id"`).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The user already has the maximum number of passkeys.
+    #[error("the user already has {limit} passkeys, the most allowed")]
+    LimitReached {
+        /// The limit in force.
+        limit: u32,
+    },
+    /// A row the operation depends on does not exist (for example the user of a new passkey).
+    #[error("{0} does not exist")]
+    Missing(&'static str),
+    /// The database failed or could not be reached. The text is for logs, never for clients.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An app (tenant): one relying party with its own users, passkeys and keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// Public id, safe to put in a web page.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// The app's settings as JSON; their meaning belongs to the server, not to the store.
+    pub settings: String,
+    /// When the app was created.
+    pub created_at: Millis,
+    /// When the app was last changed.
+    pub updated_at: Millis,
+}
+
+/// A secret API key as stored: never the key itself, only its SHA-256 and a printable prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Key id (public, used to list and revoke).
+    pub id: String,
+    /// The app the key acts for.
+    pub app_id: String,
+    /// The first characters of the key, enough to recognise it in a list.
+    pub prefix: String,
+    /// SHA-256 of the whole key.
+    pub hash: Vec<u8>,
+    /// Optional label.
+    pub name: Option<String>,
+    /// When the key was created.
+    pub created_at: Millis,
+    /// When the key last authenticated a request (updated at most once a minute).
+    pub last_used_at: Option<Millis>,
+    /// When the key was revoked; a revoked key authenticates nothing.
+    pub revoked_at: Option<Millis>,
+}
+
+/// A user of an app, known to the app by its own `external_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Internal id.
+    pub id: String,
+    /// The app the user belongs to.
+    pub app_id: String,
+    /// The app's identifier for the user (unique within the app).
+    pub external_id: String,
+    /// The WebAuthn user handle: random bytes, unique within the app.
+    pub handle: Vec<u8>,
+    /// Account name shown by authenticators.
+    pub username: Option<String>,
+    /// Friendly name.
+    pub display_name: Option<String>,
+    /// When the user was created.
+    pub created_at: Millis,
+    /// When the user was last changed.
+    pub updated_at: Millis,
+}
+
+/// Create a user, or update the names of an existing one, identified by `(app_id, external_id)`.
+#[derive(Debug, Clone)]
+pub struct UserUpsert {
+    /// The app.
+    pub app_id: String,
+    /// The app's identifier for the user.
+    pub external_id: String,
+    /// New account name; `None` keeps the stored one.
+    pub username: Option<String>,
+    /// New friendly name; `None` keeps the stored one.
+    pub display_name: Option<String>,
+    /// Id for the user if it is created.
+    pub new_id: String,
+    /// User handle for the user if it is created.
+    pub new_handle: Vec<u8>,
+    /// The time of the change.
+    pub now: Millis,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkey {
+    /// Passkey id.
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// The owner's internal id.
+    pub user_id: String,
+    /// The owner's external id (filled in when read; ignored on insert).
+    pub user_external_id: String,
+    /// A name the user or app chose; `None` means `generated_name` is shown.
+    pub name: Option<String>,
+    /// The name made at registration from the authenticator model.
+    pub generated_name: String,
+    /// The credential id (unique within the app).
+    pub credential_id: Vec<u8>,
+    /// The COSE public key.
+    pub public_key: Vec<u8>,
+    /// The COSE algorithm identifier.
+    pub alg: i64,
+    /// The authenticator model, a UUID.
+    pub aaguid: String,
+    /// Transports the browser reported.
+    pub transports: Vec<String>,
+    /// BE: the credential may be synced.
+    pub backup_eligible: bool,
+    /// BS: the credential is synced, as last seen.
+    pub backup_state: bool,
+    /// UV at registration.
+    pub user_verified: bool,
+    /// `credProps.rk`, when reported.
+    pub discoverable: Option<bool>,
+    /// `platform` or `cross-platform`, when reported.
+    pub attachment: Option<String>,
+    /// The attestation statement format.
+    pub attestation_format: String,
+    /// The attestation type.
+    pub attestation_type: String,
+    /// The signature counter, as last seen.
+    pub sign_count: i64,
+    /// When registered.
+    pub created_at: Millis,
+    /// When last changed (renamed, used).
+    pub updated_at: Millis,
+    /// When last used to sign in.
+    pub last_used_at: Option<Millis>,
+}
+
+impl Passkey {
+    /// The name to show: the chosen one, else the generated one.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.generated_name)
+    }
+}
+
+/// What a successful sign-in writes back to its passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasskeyUse {
+    /// The new signature counter. The stored counter never decreases, even if two sign-ins race.
+    pub sign_count: i64,
+    /// BS as seen now.
+    pub backup_state: bool,
+    /// The time of the sign-in.
+    pub now: Millis,
+}
+
+/// A started ceremony: what the finishing call needs, kept until it is taken or it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    /// Ceremony id (random, handed to the caller).
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// What kind of ceremony (`registration`, `authentication`, ...); the server's vocabulary.
+    pub kind: String,
+    /// The user, when known at the start.
+    pub user_id: Option<String>,
+    /// The server's state as JSON (challenge, requirements, ...).
+    pub data: String,
+    /// When it stops being usable.
+    pub expires_at: Millis,
+}
+
+/// One storage backend. Every method is scoped by app where the data belongs to an app, so a
+/// caller holding one app's key can never reach another app's rows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates an app; `Conflict("app_id")` if the id is taken.
+    async fn create_app(&self, app: &App) -> Result<()>;
+    /// Creates or replaces an app by id (apps declared in the configuration file). An existing
+    /// app keeps its `created_at`.
+    async fn put_app(&self, app: &App) -> Result<()>;
+    /// One app.
+    async fn get_app(&self, id: &str) -> Result<Option<App>>;
+    /// Every app, by id.
+    async fn list_apps(&self) -> Result<Vec<App>>;
+    /// Replaces an app's name and settings (and `updated_at`); false if there is no such app.
+    async fn update_app(&self, app: &App) -> Result<bool>;
+    /// Deletes an app with its keys, users, passkeys and ceremonies; false if there is none.
+    async fn delete_app(&self, id: &str) -> Result<bool>;
+
+    /// Stores a new key; `Missing("app")` if the app does not exist.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// An app's keys, revoked ones included, oldest first.
+    async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKey>>;
+    /// Revokes a key; false if the app has no such key or it was revoked already.
+    async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool>;
+    /// The key whose SHA-256 is `hash`, revoked or not.
+    async fn find_api_key(&self, hash: &[u8]) -> Result<Option<ApiKey>>;
+    /// Records that a key was used.
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()>;
+
+    /// Creates the user or updates its names; returns the user and whether it was created.
+    /// `Missing("app")` if the app does not exist.
+    async fn upsert_user(&self, user: &UserUpsert) -> Result<(User, bool)>;
+    /// A user by external id.
+    async fn get_user(&self, app_id: &str, external_id: &str) -> Result<Option<User>>;
+    /// A user by internal id.
+    async fn get_user_by_id(&self, app_id: &str, user_id: &str) -> Result<Option<User>>;
+    /// A user by WebAuthn user handle.
+    async fn get_user_by_handle(&self, app_id: &str, handle: &[u8]) -> Result<Option<User>>;
+    /// Up to `limit` users ordered by external id, starting after `after`.
+    async fn list_users(&self, app_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<User>>;
+    /// Deletes a user and their passkeys; false if there is no such user.
+    async fn delete_user(&self, app_id: &str, external_id: &str) -> Result<bool>;
+
+    /// Stores a new passkey unless its owner already has `max_per_user` of them
+    /// (`LimitReached`) or the app already has this credential id (`Conflict("credential_id")`).
+    /// The count and the insert are one transaction, so racing registrations cannot pass the
+    /// limit. `Missing("user")` if the owner does not exist.
+    async fn insert_passkey(&self, passkey: &Passkey, max_per_user: u32) -> Result<()>;
+    /// A user's passkeys, oldest first.
+    async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>>;
+    /// One passkey by id.
+    async fn get_passkey(&self, app_id: &str, id: &str) -> Result<Option<Passkey>>;
+    /// One passkey by credential id.
+    async fn find_passkey_by_credential(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<Passkey>>;
+    /// Sets (or with `None` clears) a passkey's chosen name; the updated passkey, or `None`.
+    async fn rename_passkey(
+        &self,
+        app_id: &str,
+        id: &str,
+        name: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Passkey>>;
+    /// Deletes one passkey; false if there is no such passkey.
+    async fn delete_passkey(&self, app_id: &str, id: &str) -> Result<bool>;
+    /// Deletes all of a user's passkeys; how many there were.
+    async fn delete_user_passkeys(&self, app_id: &str, user_id: &str) -> Result<u64>;
+    /// Writes back a sign-in; false if the passkey is gone.
+    async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool>;
+
+    /// Stores a started ceremony.
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()>;
+    /// Removes and returns a ceremony in one atomic step, expired or not (the caller tells the
+    /// two apart, to give the right error). Of concurrent calls for one id, exactly one gets it.
+    async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>>;
+    /// Deletes ceremonies that expired before `now`; how many.
+    async fn purge_expired(&self, now: Millis) -> Result<u64>;
+}
+
+/// A store shared by every request handler.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store a database URL names: `postgres://...` (or `postgresql://`) for PostgreSQL,
+/// otherwise `sqlite:PATH` or a plain path for SQLite. Migrations run before it returns.
+pub async fn open(url: &str) -> Result<SharedStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        Ok(Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    }
+}

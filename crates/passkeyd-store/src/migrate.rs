@@ -1,0 +1,170 @@
+//! The schema migrations each backend carries built in, and the runner that applies the missing
+//! ones: one transaction per migration, recorded in `passkeyd_migrations(version, applied_at)`.
+//!
+//! The runner refuses a database whose recorded version is newer than this binary knows: an
+//! older passkeyd must not write to a schema it does not understand. Several instances may start
+//! at once: on SQLite each step holds the write lock (`BEGIN IMMEDIATE`), on PostgreSQL a
+//! transaction-scoped advisory lock, and each step rereads the recorded version under that lock.
+//! `applied_at` comes from the database's clock, so the store itself still reads none.
+
+use crate::{Result, StoreError};
+use deadpool_sqlite::rusqlite::{self, TransactionBehavior};
+
+/// One schema change.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    /// Its number; the list applies in increasing order.
+    pub(crate) version: i64,
+    /// The statements, run as one batch inside the migration's transaction.
+    pub(crate) sql: &'static str,
+}
+
+/// The SQLite migrations, oldest first.
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+/// The PostgreSQL migrations, oldest first.
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// The key of the advisory lock that serializes PostgreSQL migrations: "passkeyd" in ASCII.
+/// Advisory locks are per database, so instances serving different databases never wait.
+const PG_LOCK_KEY: i64 = 0x7061_7373_6b65_7964;
+
+const SQLITE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS passkeyd_migrations (
+    version     INTEGER PRIMARY KEY,
+    applied_at  INTEGER NOT NULL
+) STRICT";
+
+const PG_LEDGER: &str = "CREATE TABLE IF NOT EXISTS passkeyd_migrations (
+    version     BIGINT PRIMARY KEY,
+    applied_at  BIGINT NOT NULL
+)";
+
+/// The migration to apply after `current`, or `None` when the database is up to date.
+/// A database migrated past the last known version is an error, never silently used.
+fn next(migrations: &'static [Migration], current: i64) -> Result<Option<&'static Migration>> {
+    let latest = migrations.last().map_or(0, |m| m.version);
+    if current > latest {
+        return Err(StoreError::Backend(format!(
+            "the database schema is at version {current}, newer than this passkeyd knows \
+             (version {latest}); it was migrated by a newer passkeyd, so run that one \
+             (or restore a backup taken before the upgrade)"
+        )));
+    }
+    Ok(migrations.iter().find(|m| m.version > current))
+}
+
+fn failed(version: i64, error: StoreError) -> StoreError {
+    match error {
+        StoreError::Backend(text) => StoreError::Backend(format!("migration {version}: {text}")),
+        other => other,
+    }
+}
+
+/// Brings an SQLite database up to date.
+pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
+    let db = crate::sqlite::from_sqlite;
+    loop {
+        // IMMEDIATE takes the write lock before reading the version, so two processes opening
+        // the same file cannot both decide to apply the same migration.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute_batch(SQLITE_LEDGER).map_err(db)?;
+        let current: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM passkeyd_migrations",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)?;
+        let Some(migration) = next(SQLITE, current)? else {
+            return tx.commit().map_err(db);
+        };
+        let apply = || -> rusqlite::Result<()> {
+            tx.execute_batch(migration.sql)?;
+            tx.execute(
+                "INSERT INTO passkeyd_migrations (version, applied_at)
+                 VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                [migration.version],
+            )?;
+            Ok(())
+        };
+        apply().map_err(|e| failed(migration.version, db(e)))?;
+        tx.commit().map_err(|e| failed(migration.version, db(e)))?;
+        tracing::info!(version = migration.version, "applied SQLite migration");
+    }
+}
+
+/// Brings a PostgreSQL database up to date.
+pub(crate) async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<()> {
+    let db = crate::postgres::from_pg;
+    loop {
+        let tx = client.transaction().await.map_err(db)?;
+        // The lock is released when the transaction ends, so a crash cannot leave it held.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK_KEY])
+            .await
+            .map_err(db)?;
+        tx.batch_execute(PG_LEDGER).await.map_err(db)?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM passkeyd_migrations",
+                &[],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db)?;
+        let Some(migration) = next(POSTGRES, current)? else {
+            return tx.commit().await.map_err(db);
+        };
+        tx.batch_execute(migration.sql)
+            .await
+            .map_err(|e| failed(migration.version, db(e)))?;
+        tx.execute(
+            "INSERT INTO passkeyd_migrations (version, applied_at)
+             VALUES ($1, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT)",
+            &[&migration.version],
+        )
+        .await
+        .map_err(|e| failed(migration.version, db(e)))?;
+        tx.commit()
+            .await
+            .map_err(|e| failed(migration.version, db(e)))?;
+        tracing::info!(version = migration.version, "applied PostgreSQL migration");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strictly_increasing(list: &[Migration]) -> bool {
+        list.windows(2).all(|w| w[0].version < w[1].version)
+            && list.first().is_none_or(|m| m.version >= 1)
+    }
+
+    #[test]
+    fn versions_increase() {
+        assert!(strictly_increasing(SQLITE));
+        assert!(strictly_increasing(POSTGRES));
+        // Both backends move in step, so one version number means one schema everywhere.
+        let versions = |l: &[Migration]| l.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+    }
+
+    #[test]
+    fn next_picks_the_first_missing_and_refuses_newer() {
+        assert_eq!(next(SQLITE, 0).ok().flatten().map(|m| m.version), Some(1));
+        let latest = SQLITE.last().map_or(0, |m| m.version);
+        assert!(matches!(next(SQLITE, latest), Ok(None)));
+        match next(SQLITE, latest + 1) {
+            Err(StoreError::Backend(text)) => assert!(text.contains("newer"), "{text}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}

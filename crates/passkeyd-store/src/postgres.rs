@@ -1,0 +1,818 @@
+//! The PostgreSQL backend: [`PostgresStore`], a pool of connections sharing one database with
+//! every other passkeyd instance pointed at it.
+//!
+//! Statements are prepared once per connection (`prepare_cached`). Atomicity comes from single
+//! statements where one suffices (`DELETE ... RETURNING` takes a ceremony) and from row locks
+//! where a decision reads before it writes (`insert_passkey` locks the owner's row first).
+
+use crate::{
+    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Store, StoreError, User,
+    UserUpsert,
+};
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+/// Connections kept open per instance.
+const POOL_SIZE: usize = 16;
+/// How long opening a TCP connection may take, unless the URL says otherwise.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a whole new connection (TCP, startup, authentication) may take.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free connection when all are busy.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The store in a PostgreSQL database.
+///
+/// Connections are made without TLS (`NoTls`): passkeyd expects PostgreSQL on the same host or a
+/// private network. A URL asking for `sslmode=require` therefore fails to connect rather than
+/// silently talking in clear.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    // The pool's own Debug output includes the connection settings, password included.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` URL names and brings its schema up to date.
+    /// Fails with [`StoreError::Backend`] within seconds if the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
+        // The URL's text never goes into an error: it may hold a password.
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Backend(format!("invalid PostgreSQL URL: {}", describe(&e)))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(CREATE_TIMEOUT))
+            .wait_timeout(Some(WAIT_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrate::run_postgres(&mut client).await?;
+        drop(client);
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(|e| {
+            StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e)))
+        })
+    }
+}
+
+/// An error and its causes on one line (tokio-postgres keeps the useful part in the causes).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Maps a PostgreSQL error to a store error: unique violations (23505) become `Conflict` and
+/// foreign key violations (23503) `Missing`, each named after the constraint that was broken.
+/// The constraint names are the ones PostgreSQL derives from the schema's tables and columns.
+pub(crate) fn from_pg(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        let constraint = db.constraint().unwrap_or_default();
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            let name = match constraint {
+                "apps_pkey" => Some("app_id"),
+                "api_keys_pkey" | "api_keys_hash_key" => Some("api_key"),
+                "users_app_id_external_id_key" => Some("external_id"),
+                "users_app_id_handle_key" => Some("user_handle"),
+                "users_pkey" => Some("user_id"),
+                "passkeys_app_id_credential_id_key" => Some("credential_id"),
+                "passkeys_pkey" => Some("passkey_id"),
+                "ceremonies_pkey" => Some("ceremony_id"),
+                _ => None,
+            };
+            if let Some(name) = name {
+                return StoreError::Conflict(name);
+            }
+        } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+            if constraint == "passkeys_user_id_fkey" {
+                return StoreError::Missing("user");
+            }
+            if constraint.ends_with("_app_id_fkey") {
+                return StoreError::Missing("app");
+            }
+        }
+    }
+    StoreError::Backend(describe(&error))
+}
+
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, index: usize) -> Result<T> {
+    row.try_get(index).map_err(from_pg)
+}
+
+// Column lists, shared by every statement that reads a row of each kind, in the order the
+// `*_from` functions below read them.
+macro_rules! app_columns {
+    () => {
+        "id, name, settings, created_at, updated_at"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "id, app_id, prefix, hash, name, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
+    };
+}
+macro_rules! passkey_columns {
+    () => {
+        "p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name, p.credential_id,
+         p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible, p.backup_state,
+         p.user_verified, p.discoverable, p.attachment, p.attestation_format,
+         p.attestation_type, p.sign_count, p.created_at, p.updated_at, p.last_used_at"
+    };
+}
+macro_rules! select_passkeys {
+    () => {
+        concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id"
+        )
+    };
+}
+
+fn app_from(row: &Row) -> Result<App> {
+    Ok(App {
+        id: column(row, 0)?,
+        name: column(row, 1)?,
+        settings: column(row, 2)?,
+        created_at: column(row, 3)?,
+        updated_at: column(row, 4)?,
+    })
+}
+
+fn key_from(row: &Row) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        prefix: column(row, 2)?,
+        hash: column(row, 3)?,
+        name: column(row, 4)?,
+        created_at: column(row, 5)?,
+        last_used_at: column(row, 6)?,
+        revoked_at: column(row, 7)?,
+    })
+}
+
+fn user_from(row: &Row) -> Result<User> {
+    Ok(User {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        external_id: column(row, 2)?,
+        handle: column(row, 3)?,
+        username: column(row, 4)?,
+        display_name: column(row, 5)?,
+        created_at: column(row, 6)?,
+        updated_at: column(row, 7)?,
+    })
+}
+
+fn passkey_from(row: &Row) -> Result<Passkey> {
+    let transports: &str = column(row, 10)?;
+    let transports = serde_json::from_str(transports)
+        .map_err(|e| StoreError::Backend(format!("stored transports are not a JSON list: {e}")))?;
+    Ok(Passkey {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        user_id: column(row, 2)?,
+        user_external_id: column(row, 3)?,
+        name: column(row, 4)?,
+        generated_name: column(row, 5)?,
+        credential_id: column(row, 6)?,
+        public_key: column(row, 7)?,
+        alg: column(row, 8)?,
+        aaguid: column(row, 9)?,
+        transports,
+        backup_eligible: column(row, 11)?,
+        backup_state: column(row, 12)?,
+        user_verified: column(row, 13)?,
+        discoverable: column(row, 14)?,
+        attachment: column(row, 15)?,
+        attestation_format: column(row, 16)?,
+        attestation_type: column(row, 17)?,
+        sign_count: column(row, 18)?,
+        created_at: column(row, 19)?,
+        updated_at: column(row, 20)?,
+        last_used_at: column(row, 21)?,
+    })
+}
+
+fn ceremony_from(row: &Row) -> Result<Ceremony> {
+    Ok(Ceremony {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        kind: column(row, 2)?,
+        user_id: column(row, 3)?,
+        data: column(row, 4)?,
+        expires_at: column(row, 5)?,
+    })
+}
+
+impl PostgresStore {
+    /// Runs one statement and returns how many rows it changed.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
+        client.execute(&statement, params).await.map_err(from_pg)
+    }
+
+    /// Runs one query and returns its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
+        client.query(&statement, params).await.map_err(from_pg)
+    }
+
+    /// Runs one query expected to return at most one row.
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
+        client.query_opt(&statement, params).await.map_err(from_pg)
+    }
+}
+
+/// How many times `upsert_user` retries when the user it found is deleted before its update.
+const UPSERT_ATTEMPTS: usize = 3;
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.query_opt("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn create_app(&self, app: &App) -> Result<()> {
+        self.execute(
+            "INSERT INTO apps (id, name, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &app.id,
+                &app.name,
+                &app.settings,
+                &app.created_at,
+                &app.updated_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn put_app(&self, app: &App) -> Result<()> {
+        self.execute(
+            "INSERT INTO apps (id, name, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
+                 settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at",
+            &[
+                &app.id,
+                &app.name,
+                &app.settings,
+                &app.created_at,
+                &app.updated_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_app(&self, id: &str) -> Result<Option<App>> {
+        self.query_opt(
+            concat!("SELECT ", app_columns!(), " FROM apps WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .as_ref()
+        .map(app_from)
+        .transpose()
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        self.query(
+            concat!("SELECT ", app_columns!(), " FROM apps ORDER BY id"),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(app_from)
+        .collect()
+    }
+
+    async fn update_app(&self, app: &App) -> Result<bool> {
+        let changed = self
+            .execute(
+                "UPDATE apps SET name = $2, settings = $3, updated_at = $4 WHERE id = $1",
+                &[&app.id, &app.name, &app.settings, &app.updated_at],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_app(&self, id: &str) -> Result<bool> {
+        let changed = self
+            .execute("DELETE FROM apps WHERE id = $1", &[&id])
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO api_keys (",
+                key_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            &[
+                &key.id,
+                &key.app_id,
+                &key.prefix,
+                &key.hash,
+                &key.name,
+                &key.created_at,
+                &key.last_used_at,
+                &key.revoked_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKey>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE app_id = $1 ORDER BY created_at, id"
+            ),
+            &[&app_id],
+        )
+        .await?
+        .iter()
+        .map(key_from)
+        .collect()
+    }
+
+    async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool> {
+        let changed = self
+            .execute(
+                "UPDATE api_keys SET revoked_at = $3
+                 WHERE app_id = $1 AND id = $2 AND revoked_at IS NULL",
+                &[&app_id, &key_id, &now],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn find_api_key(&self, hash: &[u8]) -> Result<Option<ApiKey>> {
+        self.query_opt(
+            concat!("SELECT ", key_columns!(), " FROM api_keys WHERE hash = $1"),
+            &[&hash],
+        )
+        .await?
+        .as_ref()
+        .map(key_from)
+        .transpose()
+    }
+
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
+        // Racing requests may finish out of order; the recorded time never moves back.
+        self.execute(
+            "UPDATE api_keys SET last_used_at = $2
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            &[&key_id, &now],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn upsert_user(&self, u: &UserUpsert) -> Result<(User, bool)> {
+        let client = self.client().await?;
+        let insert = client
+            .prepare_cached(concat!(
+                "INSERT INTO users (",
+                user_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (app_id, external_id) DO NOTHING
+                 RETURNING ",
+                user_columns!()
+            ))
+            .await
+            .map_err(from_pg)?;
+        // `updated_at` moves only when a name really changes, so repeating a registration does
+        // not look like an edit.
+        let update = client
+            .prepare_cached(concat!(
+                "UPDATE users SET
+                     username = COALESCE($3, username),
+                     display_name = COALESCE($4, display_name),
+                     updated_at = CASE
+                         WHEN COALESCE($3, username) IS DISTINCT FROM username
+                           OR COALESCE($4, display_name) IS DISTINCT FROM display_name
+                         THEN $5 ELSE updated_at END
+                 WHERE app_id = $1 AND external_id = $2
+                 RETURNING ",
+                user_columns!()
+            ))
+            .await
+            .map_err(from_pg)?;
+        // Each statement is atomic on its own. Between them the user can only disappear (a
+        // concurrent delete), and then the insert is simply tried again.
+        for _ in 0..UPSERT_ATTEMPTS {
+            let inserted = client
+                .query_opt(
+                    &insert,
+                    &[
+                        &u.new_id,
+                        &u.app_id,
+                        &u.external_id,
+                        &u.new_handle,
+                        &u.username,
+                        &u.display_name,
+                        &u.now,
+                    ],
+                )
+                .await
+                .map_err(from_pg)?;
+            if let Some(row) = inserted {
+                return Ok((user_from(&row)?, true));
+            }
+            let updated = client
+                .query_opt(
+                    &update,
+                    &[
+                        &u.app_id,
+                        &u.external_id,
+                        &u.username,
+                        &u.display_name,
+                        &u.now,
+                    ],
+                )
+                .await
+                .map_err(from_pg)?;
+            if let Some(row) = updated {
+                return Ok((user_from(&row)?, false));
+            }
+        }
+        Err(StoreError::Backend(
+            "the user kept being deleted while it was being upserted".into(),
+        ))
+    }
+
+    async fn get_user(&self, app_id: &str, external_id: &str) -> Result<Option<User>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = $1 AND external_id = $2"
+            ),
+            &[&app_id, &external_id],
+        )
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+    }
+
+    async fn get_user_by_id(&self, app_id: &str, user_id: &str) -> Result<Option<User>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = $1 AND id = $2"
+            ),
+            &[&app_id, &user_id],
+        )
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+    }
+
+    async fn get_user_by_handle(&self, app_id: &str, handle: &[u8]) -> Result<Option<User>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = $1 AND handle = $2"
+            ),
+            &[&app_id, &handle],
+        )
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+    }
+
+    async fn list_users(&self, app_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
+        let limit = i64::from(limit);
+        let rows = match after {
+            None => {
+                self.query(
+                    concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE app_id = $1 ORDER BY external_id LIMIT $2"
+                    ),
+                    &[&app_id, &limit],
+                )
+                .await?
+            }
+            Some(after) => {
+                self.query(
+                    concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE app_id = $1 AND external_id > $2
+                          ORDER BY external_id LIMIT $3"
+                    ),
+                    &[&app_id, &after, &limit],
+                )
+                .await?
+            }
+        };
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn delete_user(&self, app_id: &str, external_id: &str) -> Result<bool> {
+        let changed = self
+            .execute(
+                "DELETE FROM users WHERE app_id = $1 AND external_id = $2",
+                &[&app_id, &external_id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn insert_passkey(&self, p: &Passkey, max_per_user: u32) -> Result<()> {
+        let transports = serde_json::to_string(&p.transports)
+            .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+        let mut client = self.client().await?;
+        // On every early return the transaction is dropped, which rolls it back.
+        let tx = client.transaction().await.map_err(from_pg)?;
+        // Locking the owner's row makes racing registrations for one user take turns, so each
+        // counts the passkeys the previous one committed.
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM users WHERE app_id = $1 AND id = $2 FOR UPDATE")
+            .await
+            .map_err(from_pg)?;
+        if tx
+            .query_opt(&lock, &[&p.app_id, &p.user_id])
+            .await
+            .map_err(from_pg)?
+            .is_none()
+        {
+            return Err(StoreError::Missing("user"));
+        }
+        let count = tx
+            .prepare_cached("SELECT COUNT(*) FROM passkeys WHERE app_id = $1 AND user_id = $2")
+            .await
+            .map_err(from_pg)?;
+        let existing: i64 = column(
+            &tx.query_one(&count, &[&p.app_id, &p.user_id])
+                .await
+                .map_err(from_pg)?,
+            0,
+        )?;
+        if existing >= i64::from(max_per_user) {
+            return Err(StoreError::LimitReached {
+                limit: max_per_user,
+            });
+        }
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO passkeys (id, app_id, user_id, name, generated_name, credential_id,
+                     public_key, alg, aaguid, transports, backup_eligible, backup_state,
+                     user_verified, discoverable, attachment, attestation_format,
+                     attestation_type, sign_count, created_at, updated_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, $21)",
+            )
+            .await
+            .map_err(from_pg)?;
+        tx.execute(
+            &insert,
+            &[
+                &p.id,
+                &p.app_id,
+                &p.user_id,
+                &p.name,
+                &p.generated_name,
+                &p.credential_id,
+                &p.public_key,
+                &p.alg,
+                &p.aaguid,
+                &transports,
+                &p.backup_eligible,
+                &p.backup_state,
+                &p.user_verified,
+                &p.discoverable,
+                &p.attachment,
+                &p.attestation_format,
+                &p.attestation_type,
+                &p.sign_count,
+                &p.created_at,
+                &p.updated_at,
+                &p.last_used_at,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)
+    }
+
+    async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>> {
+        self.query(
+            concat!(
+                select_passkeys!(),
+                " WHERE p.app_id = $1 AND p.user_id = $2 ORDER BY p.created_at, p.id"
+            ),
+            &[&app_id, &user_id],
+        )
+        .await?
+        .iter()
+        .map(passkey_from)
+        .collect()
+    }
+
+    async fn get_passkey(&self, app_id: &str, id: &str) -> Result<Option<Passkey>> {
+        self.query_opt(
+            concat!(select_passkeys!(), " WHERE p.app_id = $1 AND p.id = $2"),
+            &[&app_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(passkey_from)
+        .transpose()
+    }
+
+    async fn find_passkey_by_credential(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<Passkey>> {
+        self.query_opt(
+            concat!(
+                select_passkeys!(),
+                " WHERE p.app_id = $1 AND p.credential_id = $2"
+            ),
+            &[&app_id, &credential_id],
+        )
+        .await?
+        .as_ref()
+        .map(passkey_from)
+        .transpose()
+    }
+
+    async fn rename_passkey(
+        &self,
+        app_id: &str,
+        id: &str,
+        name: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Passkey>> {
+        // One statement updates and reads back, so the passkey returned is the one renamed.
+        self.query_opt(
+            concat!(
+                "WITH p AS (
+                     UPDATE passkeys SET name = $3, updated_at = $4
+                     WHERE app_id = $1 AND id = $2
+                     RETURNING *
+                 )
+                 SELECT ",
+                passkey_columns!(),
+                " FROM p JOIN users u ON u.id = p.user_id"
+            ),
+            &[&app_id, &id, &name, &now],
+        )
+        .await?
+        .as_ref()
+        .map(passkey_from)
+        .transpose()
+    }
+
+    async fn delete_passkey(&self, app_id: &str, id: &str) -> Result<bool> {
+        let changed = self
+            .execute(
+                "DELETE FROM passkeys WHERE app_id = $1 AND id = $2",
+                &[&app_id, &id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_user_passkeys(&self, app_id: &str, user_id: &str) -> Result<u64> {
+        self.execute(
+            "DELETE FROM passkeys WHERE app_id = $1 AND user_id = $2",
+            &[&app_id, &user_id],
+        )
+        .await
+    }
+
+    async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool> {
+        // GREATEST keeps the counter and the times from moving back when sign-ins race (and
+        // ignores NULL, so a first use sets last_used_at).
+        let changed = self
+            .execute(
+                "UPDATE passkeys SET
+                     sign_count = GREATEST(sign_count, $3),
+                     backup_state = $4,
+                     last_used_at = GREATEST(last_used_at, $5),
+                     updated_at = GREATEST(updated_at, $5)
+                 WHERE app_id = $1 AND id = $2",
+                &[
+                    &app_id,
+                    &id,
+                    &used.sign_count,
+                    &used.backup_state,
+                    &used.now,
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn put_ceremony(&self, c: &Ceremony) -> Result<()> {
+        self.execute(
+            "INSERT INTO ceremonies (id, app_id, kind, user_id, data, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &c.id,
+                &c.app_id,
+                &c.kind,
+                &c.user_id,
+                &c.data,
+                &c.expires_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
+        // One statement: a racing DELETE waits on the row lock, then finds the row gone.
+        self.query_opt(
+            "DELETE FROM ceremonies WHERE id = $1 AND app_id = $2
+             RETURNING id, app_id, kind, user_id, data, expires_at",
+            &[&id, &app_id],
+        )
+        .await?
+        .as_ref()
+        .map(ceremony_from)
+        .transpose()
+    }
+
+    async fn purge_expired(&self, now: Millis) -> Result<u64> {
+        self.execute("DELETE FROM ceremonies WHERE expires_at < $1", &[&now])
+            .await
+    }
+}

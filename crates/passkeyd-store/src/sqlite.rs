@@ -1,0 +1,809 @@
+//! The embedded SQLite backend: [`SqliteStore`], a pool of connections to one database file,
+//! each running its statements on a blocking thread.
+//!
+//! Every connection is durable and strict: WAL journal, `synchronous=FULL` (a committed
+//! transaction survives a power cut), foreign keys enforced (the cascades depend on it), and a
+//! busy timeout so concurrent writers wait for each other instead of failing. Writes that read
+//! before they write (`insert_passkey`, `upsert_user`, `rename_passkey`) run in `BEGIN IMMEDIATE`
+//! transactions, which take the database's single write lock up front.
+
+use crate::{
+    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Store, StoreError, User,
+    UserUpsert,
+};
+use async_trait::async_trait;
+use deadpool_sqlite::rusqlite::{
+    self, ffi, params, Connection, OptionalExtension, Row, TransactionBehavior,
+};
+use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
+use std::path::Path;
+use std::time::Duration;
+
+/// Connections kept open; SQLite has one writer at a time, so more would only queue.
+const POOL_SIZE: usize = 8;
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements cached per connection; more than the store has, so none is re-prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// The store in an SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directories) the database file at `path`, for
+    /// example `<data-dir>/passkeyd.sqlite3`, and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let pool = Config::new(path)
+            .builder(Runtime::Tokio1)
+            .map_err(|e| StoreError::Backend(format!("SQLite pool configuration: {e}")))?
+            .max_size(POOL_SIZE)
+            .post_create(Hook::async_fn(|conn, _| {
+                Box::pin(async move {
+                    conn.interact(configure)
+                        .await
+                        .map_err(|e| HookError::message(format!("configuring SQLite: {e}")))?
+                        .map_err(HookError::Backend)
+                })
+            }))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("SQLite pool: {e}")))?;
+        let store = Self { pool };
+        let shown = path.display().to_string();
+        store
+            .run(move |conn| {
+                // The journal mode belongs to the file, not the connection: set it once here.
+                let mode: String =
+                    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(
+                        path = %shown,
+                        mode = %mode,
+                        "SQLite refused WAL mode; writers will block readers"
+                    );
+                }
+                Ok(())
+            })
+            .await?;
+        let conn = store.conn().await?;
+        conn.interact(migrate::run_sqlite)
+            .await
+            .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
+        Ok(store)
+    }
+
+    async fn conn(&self) -> Result<deadpool_sqlite::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot open an SQLite connection: {e}")))
+    }
+
+    /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.conn().await?;
+        conn.interact(f)
+            .await
+            .map_err(|e| StoreError::Backend(format!("SQLite task: {e}")))?
+            .map_err(from_sqlite)
+    }
+}
+
+/// Per-connection settings, applied when the pool opens a connection.
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// Maps an SQLite error to a store error. A broken uniqueness rule becomes `Conflict` naming
+/// what was duplicated; a broken foreign key becomes `Missing("app")`, because every foreign key
+/// the store can break points at `apps` (a passkey's user is checked before the insert).
+pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        match failure.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                if let Some(name) = message.as_deref().and_then(duplicated) {
+                    return StoreError::Conflict(name);
+                }
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::Missing("app"),
+            _ => {}
+        }
+    }
+    StoreError::Backend(error.to_string())
+}
+
+fn is_foreign_key(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// What a uniqueness message names, from SQLite's `UNIQUE constraint failed: table.col, ...`.
+fn duplicated(message: &str) -> Option<&'static str> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    Some(match columns {
+        "apps.id" => "app_id",
+        "api_keys.id" | "api_keys.hash" => "api_key",
+        "users.app_id, users.external_id" => "external_id",
+        "users.app_id, users.handle" => "user_handle",
+        "users.id" => "user_id",
+        "passkeys.app_id, passkeys.credential_id" => "credential_id",
+        "passkeys.id" => "passkey_id",
+        "ceremonies.id" => "ceremony_id",
+        _ => return None,
+    })
+}
+
+// Column lists, shared by every statement that reads a row of each kind, in the order the
+// `*_from` functions below read them.
+macro_rules! app_columns {
+    () => {
+        "id, name, settings, created_at, updated_at"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "id, app_id, prefix, hash, name, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
+    };
+}
+macro_rules! select_passkeys {
+    () => {
+        "SELECT p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name,
+                p.credential_id, p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible,
+                p.backup_state, p.user_verified, p.discoverable, p.attachment,
+                p.attestation_format, p.attestation_type, p.sign_count, p.created_at,
+                p.updated_at, p.last_used_at
+         FROM passkeys p JOIN users u ON u.id = p.user_id"
+    };
+}
+
+fn app_from(row: &Row<'_>) -> rusqlite::Result<App> {
+    Ok(App {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        settings: row.get(2)?,
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
+    })
+}
+
+fn key_from(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        prefix: row.get(2)?,
+        hash: row.get(3)?,
+        name: row.get(4)?,
+        created_at: row.get(5)?,
+        last_used_at: row.get(6)?,
+        revoked_at: row.get(7)?,
+    })
+}
+
+fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        external_id: row.get(2)?,
+        handle: row.get(3)?,
+        username: row.get(4)?,
+        display_name: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+fn passkey_from(row: &Row<'_>) -> rusqlite::Result<Passkey> {
+    let transports: String = row.get(10)?;
+    let transports = serde_json::from_str(&transports).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Passkey {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        user_id: row.get(2)?,
+        user_external_id: row.get(3)?,
+        name: row.get(4)?,
+        generated_name: row.get(5)?,
+        credential_id: row.get(6)?,
+        public_key: row.get(7)?,
+        alg: row.get(8)?,
+        aaguid: row.get(9)?,
+        transports,
+        backup_eligible: row.get(11)?,
+        backup_state: row.get(12)?,
+        user_verified: row.get(13)?,
+        discoverable: row.get(14)?,
+        attachment: row.get(15)?,
+        attestation_format: row.get(16)?,
+        attestation_type: row.get(17)?,
+        sign_count: row.get(18)?,
+        created_at: row.get(19)?,
+        updated_at: row.get(20)?,
+        last_used_at: row.get(21)?,
+    })
+}
+
+fn ceremony_from(row: &Row<'_>) -> rusqlite::Result<Ceremony> {
+    Ok(Ceremony {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        kind: row.get(2)?,
+        user_id: row.get(3)?,
+        data: row.get(4)?,
+        expires_at: row.get(5)?,
+    })
+}
+
+/// Row counts fit in `u64` on every platform SQLite runs on.
+fn count(changed: usize) -> u64 {
+    u64::try_from(changed).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run(|c| c.prepare_cached("SELECT 1")?.query_row([], |_| Ok(())))
+            .await
+    }
+
+    async fn create_app(&self, app: &App) -> Result<()> {
+        let app = app.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO apps (id, name, settings, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                app.id,
+                app.name,
+                app.settings,
+                app.created_at,
+                app.updated_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_app(&self, app: &App) -> Result<()> {
+        let app = app.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO apps (id, name, settings, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                     settings = excluded.settings, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                app.id,
+                app.name,
+                app.settings,
+                app.created_at,
+                app.updated_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_app(&self, id: &str) -> Result<Option<App>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM apps WHERE id = ?1"
+            ))?
+            .query_row([id], app_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        self.run(|c| {
+            c.prepare_cached(concat!("SELECT ", app_columns!(), " FROM apps ORDER BY id"))?
+                .query_map([], app_from)?
+                .collect()
+        })
+        .await
+    }
+
+    async fn update_app(&self, app: &App) -> Result<bool> {
+        let app = app.clone();
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE apps SET name = ?2, settings = ?3, updated_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![app.id, app.name, app.settings, app.updated_at])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_app(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM apps WHERE id = ?1")?
+                .execute([id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        let key = key.clone();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO api_keys (",
+                key_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))?
+            .execute(params![
+                key.id,
+                key.app_id,
+                key.prefix,
+                key.hash,
+                key.name,
+                key.created_at,
+                key.last_used_at,
+                key.revoked_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKey>> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE app_id = ?1 ORDER BY created_at, id"
+            ))?
+            .query_map([app_id], key_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool> {
+        let (app_id, key_id) = (app_id.to_owned(), key_id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE api_keys SET revoked_at = ?3
+                     WHERE app_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+                )?
+                .execute(params![app_id, key_id, now])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, hash: &[u8]) -> Result<Option<ApiKey>> {
+        let hash = hash.to_vec();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE hash = ?1"
+            ))?
+            .query_row([hash], key_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
+        let key_id = key_id.to_owned();
+        self.run(move |c| {
+            // Racing requests may finish out of order; the recorded time never moves back.
+            c.prepare_cached(
+                "UPDATE api_keys SET last_used_at = ?2
+                 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            )?
+            .execute(params![key_id, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upsert_user(&self, user: &UserUpsert) -> Result<(User, bool)> {
+        let u = user.clone();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let inserted = tx
+                .prepare_cached(concat!(
+                    "INSERT INTO users (",
+                    user_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                     ON CONFLICT (app_id, external_id) DO NOTHING
+                     RETURNING ",
+                    user_columns!()
+                ))?
+                .query_row(
+                    params![
+                        u.new_id,
+                        u.app_id,
+                        u.external_id,
+                        u.new_handle,
+                        u.username,
+                        u.display_name,
+                        u.now
+                    ],
+                    user_from,
+                )
+                .optional()?;
+            let result = match inserted {
+                Some(created) => (created, true),
+                None => {
+                    // The user exists. `updated_at` moves only when a name really changes, so
+                    // repeating a registration does not look like an edit.
+                    let updated = tx
+                        .prepare_cached(concat!(
+                            "UPDATE users SET
+                                 username = COALESCE(?3, username),
+                                 display_name = COALESCE(?4, display_name),
+                                 updated_at = CASE
+                                     WHEN COALESCE(?3, username) IS NOT username
+                                       OR COALESCE(?4, display_name) IS NOT display_name
+                                     THEN ?5 ELSE updated_at END
+                             WHERE app_id = ?1 AND external_id = ?2
+                             RETURNING ",
+                            user_columns!()
+                        ))?
+                        .query_row(
+                            params![u.app_id, u.external_id, u.username, u.display_name, u.now],
+                            user_from,
+                        )?;
+                    (updated, false)
+                }
+            };
+            tx.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn get_user(&self, app_id: &str, external_id: &str) -> Result<Option<User>> {
+        let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = ?1 AND external_id = ?2"
+            ))?
+            .query_row([app_id, external_id], user_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn get_user_by_id(&self, app_id: &str, user_id: &str) -> Result<Option<User>> {
+        let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = ?1 AND id = ?2"
+            ))?
+            .query_row([app_id, user_id], user_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn get_user_by_handle(&self, app_id: &str, handle: &[u8]) -> Result<Option<User>> {
+        let (app_id, handle) = (app_id.to_owned(), handle.to_vec());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = ?1 AND handle = ?2"
+            ))?
+            .query_row(params![app_id, handle], user_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_users(&self, app_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
+        let (app_id, after) = (app_id.to_owned(), after.map(str::to_owned));
+        self.run(move |c| match after {
+            None => c
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE app_id = ?1 ORDER BY external_id LIMIT ?2"
+                ))?
+                .query_map(params![app_id, limit], user_from)?
+                .collect(),
+            Some(after) => c
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE app_id = ?1 AND external_id > ?2
+                      ORDER BY external_id LIMIT ?3"
+                ))?
+                .query_map(params![app_id, after, limit], user_from)?
+                .collect(),
+        })
+        .await
+    }
+
+    async fn delete_user(&self, app_id: &str, external_id: &str) -> Result<bool> {
+        let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM users WHERE app_id = ?1 AND external_id = ?2")?
+                .execute([app_id, external_id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn insert_passkey(&self, passkey: &Passkey, max_per_user: u32) -> Result<()> {
+        let p = passkey.clone();
+        let transports = serde_json::to_string(&p.transports)
+            .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+        // The closure's own result carries the outcomes that are not database failures.
+        let outcome = self
+            .run(move |c| {
+                // IMMEDIATE: the count and the insert happen under the write lock, so two
+                // registrations for one user cannot both see room for one more.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let owner = tx
+                    .prepare_cached("SELECT 1 FROM users WHERE app_id = ?1 AND id = ?2")?
+                    .query_row([&p.app_id, &p.user_id], |_| Ok(()))
+                    .optional()?;
+                if owner.is_none() {
+                    return Ok(Err(StoreError::Missing("user")));
+                }
+                let existing: i64 = tx
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM passkeys WHERE app_id = ?1 AND user_id = ?2",
+                    )?
+                    .query_row([&p.app_id, &p.user_id], |row| row.get(0))?;
+                if existing >= i64::from(max_per_user) {
+                    return Ok(Err(StoreError::LimitReached {
+                        limit: max_per_user,
+                    }));
+                }
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO passkeys (id, app_id, user_id, name, generated_name,
+                             credential_id, public_key, alg, aaguid, transports, backup_eligible,
+                             backup_state, user_verified, discoverable, attachment,
+                             attestation_format, attestation_type, sign_count, created_at,
+                             updated_at, last_used_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                             ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                    )?
+                    .execute(params![
+                        p.id,
+                        p.app_id,
+                        p.user_id,
+                        p.name,
+                        p.generated_name,
+                        p.credential_id,
+                        p.public_key,
+                        p.alg,
+                        p.aaguid,
+                        transports,
+                        p.backup_eligible,
+                        p.backup_state,
+                        p.user_verified,
+                        p.discoverable,
+                        p.attachment,
+                        p.attestation_format,
+                        p.attestation_type,
+                        p.sign_count,
+                        p.created_at,
+                        p.updated_at,
+                        p.last_used_at
+                    ]);
+                match inserted {
+                    Err(e) if is_foreign_key(&e) => return Ok(Err(StoreError::Missing("user"))),
+                    other => other?,
+                };
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>> {
+        let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                select_passkeys!(),
+                " WHERE p.app_id = ?1 AND p.user_id = ?2 ORDER BY p.created_at, p.id"
+            ))?
+            .query_map([app_id, user_id], passkey_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn get_passkey(&self, app_id: &str, id: &str) -> Result<Option<Passkey>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                select_passkeys!(),
+                " WHERE p.app_id = ?1 AND p.id = ?2"
+            ))?
+            .query_row([app_id, id], passkey_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn find_passkey_by_credential(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<Passkey>> {
+        let (app_id, credential_id) = (app_id.to_owned(), credential_id.to_vec());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                select_passkeys!(),
+                " WHERE p.app_id = ?1 AND p.credential_id = ?2"
+            ))?
+            .query_row(params![app_id, credential_id], passkey_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn rename_passkey(
+        &self,
+        app_id: &str,
+        id: &str,
+        name: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<Passkey>> {
+        let (app_id, id, name) = (app_id.to_owned(), id.to_owned(), name.map(str::to_owned));
+        self.run(move |c| {
+            // One transaction, so the passkey returned is the one just renamed.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE passkeys SET name = ?3, updated_at = ?4 WHERE app_id = ?1 AND id = ?2",
+                )?
+                .execute(params![app_id, id, name, now])?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let renamed = tx
+                .prepare_cached(concat!(
+                    select_passkeys!(),
+                    " WHERE p.app_id = ?1 AND p.id = ?2"
+                ))?
+                .query_row([app_id, id], passkey_from)
+                .optional()?;
+            tx.commit()?;
+            Ok(renamed)
+        })
+        .await
+    }
+
+    async fn delete_passkey(&self, app_id: &str, id: &str) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM passkeys WHERE app_id = ?1 AND id = ?2")?
+                .execute([app_id, id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_user_passkeys(&self, app_id: &str, user_id: &str) -> Result<u64> {
+        let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM passkeys WHERE app_id = ?1 AND user_id = ?2")?
+                .execute([app_id, user_id])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+
+    async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            // MAX keeps the counter and the times from moving back when sign-ins race.
+            let changed = c
+                .prepare_cached(
+                    "UPDATE passkeys SET
+                         sign_count = MAX(sign_count, ?3),
+                         backup_state = ?4,
+                         last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
+                         updated_at = MAX(updated_at, ?5)
+                     WHERE app_id = ?1 AND id = ?2",
+                )?
+                .execute(params![
+                    app_id,
+                    id,
+                    used.sign_count,
+                    used.backup_state,
+                    used.now
+                ])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()> {
+        let ceremony = ceremony.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO ceremonies (id, app_id, kind, user_id, data, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                ceremony.id,
+                ceremony.app_id,
+                ceremony.kind,
+                ceremony.user_id,
+                ceremony.data,
+                ceremony.expires_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            // One statement: the row is gone the moment it is read, so only one caller gets it.
+            c.prepare_cached(
+                "DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2
+                 RETURNING id, app_id, kind, user_id, data, expires_at",
+            )?
+            .query_row([id, app_id], ceremony_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: Millis) -> Result<u64> {
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM ceremonies WHERE expires_at < ?1")?
+                .execute([now])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+}
