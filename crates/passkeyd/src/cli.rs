@@ -9,9 +9,29 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "passkeyd", version, about, long_about = None)]
 pub struct Cli {
+    /// Where options shared by every subcommand come from.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every subcommand takes (also as environment variables).
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Directory of the embedded SQLite database (default ./passkeyd-data).
+    #[arg(long, global = true, env = "PASSKEYD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use PostgreSQL instead of SQLite: postgres://user@host:5432/database.
+    #[arg(long, global = true, env = "PASSKEYD_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// A JSONC configuration file (apps, the default app's hostname and passkey limit).
+    #[arg(long, global = true, env = "PASSKEYD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The top-level subcommands.
@@ -33,6 +53,178 @@ pub enum Command {
     /// exits with status 1 and a message on stderr (with --json: {"error": {"code": "...",
     /// "message": "..."}} on stdout).
     Inspect(InspectArgs),
+    /// Run the passkey server (default: 127.0.0.1:8080, SQLite under ./passkeyd-data, and a
+    /// default app for http://localhost:8080).
+    Serve(ServeArgs),
+    /// Create, list, show, change and delete apps (relying parties with their policies).
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Create, list and revoke an app's secret API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `passkeyd serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PASSKEYD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Log format: text or json (one JSON object per line, for log collectors).
+    #[arg(long, env = "PASSKEYD_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// `passkeyd apps ...`
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Create an app and print it (with its id).
+    Create(AppCreateArgs),
+    /// List every app.
+    List(JsonFlag),
+    /// Show one app.
+    Show(AppIdArgs),
+    /// Change an app's settings; only the options given change.
+    Update(AppUpdateArgs),
+    /// Delete an app with all its users, passkeys and keys.
+    Delete(AppIdArgs),
+}
+
+/// `--json`
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON for a program instead of text for a human.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An app id and `--json`.
+#[derive(Debug, Args)]
+pub struct AppIdArgs {
+    /// The app's id.
+    pub id: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// Settings an app is created or updated with.
+#[derive(Debug, Args)]
+pub struct AppSettingArgs {
+    /// The RP ID: the domain passkeys are bound to (example.com).
+    #[arg(long, value_name = "DOMAIN")]
+    pub rp_id: Option<String>,
+    /// The name authenticators show (default: the app's name).
+    #[arg(long, value_name = "NAME")]
+    pub rp_name: Option<String>,
+    /// An origin ceremonies may run on (https://example.com); repeat for several. On update,
+    /// the list given replaces the old one.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+    /// required, preferred or discouraged.
+    #[arg(long, value_name = "REQ")]
+    pub user_verification: Option<String>,
+    /// none, indirect, direct or enterprise.
+    #[arg(long, value_name = "PREF")]
+    pub attestation: Option<String>,
+    /// required, preferred or discouraged.
+    #[arg(long, value_name = "REQ")]
+    pub resident_key: Option<String>,
+    /// COSE algorithms to request, most preferred first (e.g. -7,-8,-257).
+    #[arg(
+        long,
+        value_name = "ALGS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub algorithms: Option<Vec<i64>>,
+    /// reject (a counter that did not increase refuses the sign-in) or warn.
+    #[arg(long, value_name = "POLICY")]
+    pub counter_policy: Option<String>,
+    /// any, or device_bound (refuse passkeys that can be synced).
+    #[arg(long, value_name = "POLICY")]
+    pub backup_policy: Option<String>,
+    /// Passkeys a user may have, 1 to 10 (default 5).
+    #[arg(long, value_name = "N")]
+    pub max_passkeys_per_user: Option<u32>,
+    /// Seconds a started ceremony stays usable, 30 to 3600 (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub challenge_ttl_seconds: Option<u32>,
+}
+
+/// `passkeyd apps create`
+#[derive(Debug, Args)]
+pub struct AppCreateArgs {
+    /// The app's name.
+    #[arg(long)]
+    pub name: String,
+    /// The app's id (a-z, 0-9, _ and -); default: a random one.
+    #[arg(long)]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub settings: AppSettingArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `passkeyd apps update`
+#[derive(Debug, Args)]
+pub struct AppUpdateArgs {
+    /// The app's id.
+    pub id: String,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub settings: AppSettingArgs,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `passkeyd keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a secret key for an app and print it. It is shown this once: only its hash is kept.
+    Create(KeyCreateArgs),
+    /// List an app's keys (by prefix; the keys themselves are not kept).
+    List(KeyListArgs),
+    /// Revoke a key: it stops working at once.
+    Revoke(KeyRevokeArgs),
+}
+
+/// `passkeyd keys create`
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// The app the key acts for.
+    #[arg(long)]
+    pub app: String,
+    /// A label, to remember where the key is used.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `passkeyd keys list`
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+/// `passkeyd keys revoke`
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The key's id (from `keys list`).
+    pub key_id: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 /// `passkeyd verify ...`

@@ -2,44 +2,15 @@
 //! turns its outcome into output and an exit status (0 verified or decoded, 1 refused or bad
 //! input, 2 usage error).
 
-mod cli;
-mod inspect;
-mod report;
-mod verify;
-
 use clap::Parser;
-use cli::{Cli, Command, VerifyCommand};
-use std::io::{Read, Write};
+use passkeyd::cli::{Cli, Command, GlobalArgs, ServeArgs, VerifyCommand};
+use passkeyd::service::Service;
+use passkeyd::views::AuthenticatorNames;
+use passkeyd::{inspect, manage, server, verify, Outcome, EXIT_OK, EXIT_USAGE};
+use passkeyd_store::SharedStore;
+use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
-
-/// Exit status: verified, or decoded.
-pub const EXIT_OK: u8 = 0;
-/// Exit status: the response was refused, or the input could not be decoded.
-pub const EXIT_REFUSED: u8 = 1;
-/// Exit status: the command could not run (bad flags, unreadable file or stdin).
-pub const EXIT_USAGE: u8 = 2;
-
-/// What a command has to say, and the exit status it ends with.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Written to stdout.
-    pub stdout: String,
-    /// Written to stderr.
-    pub stderr: String,
-    /// The exit status.
-    pub code: u8,
-}
-
-impl Outcome {
-    /// A usage error: a message on stderr, exit status 2.
-    pub fn usage(message: impl std::fmt::Display) -> Self {
-        Outcome {
-            stdout: String::new(),
-            stderr: format!("passkeyd: {message}\n"),
-            code: EXIT_USAGE,
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,17 +23,100 @@ fn main() -> ExitCode {
             verify::authentication(args, &mut stdin)
         }
         Command::Inspect(args) => inspect::run(args, &mut stdin),
+        Command::Serve(args) => serve(&cli.global, args),
+        Command::Apps(command) => with_store(&cli.global, |store| async move {
+            manage::apps(&store, command).await
+        }),
+        Command::Keys(command) => with_store(&cli.global, |store| async move {
+            manage::keys(&store, command).await
+        }),
     };
     ExitCode::from(emit(&outcome))
 }
 
-/// Reads all of a command's input (stdin); failing to read it is a usage error.
-pub fn read_input(input: &mut dyn Read) -> Result<Vec<u8>, Outcome> {
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| Outcome::usage(format!("cannot read stdin: {e}")))?;
-    Ok(bytes)
+fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Outcome::usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// Runs a management command on the store the configuration names.
+fn with_store<F, Fut>(global: &GlobalArgs, f: F) -> Outcome
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let config = match manage::load_config(global, None, None) {
+        Ok(c) => c,
+        Err(e) => return Outcome::usage(e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    rt.block_on(async {
+        match manage::open_store(&config).await {
+            Ok(store) => f(store).await,
+            Err(e) => Outcome::refused(e),
+        }
+    })
+}
+
+/// `passkeyd serve`: runs until SIGINT or SIGTERM, then lets requests in flight finish.
+fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
+    let config = match manage::load_config(global, args.listen.clone(), args.log_format.clone()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::usage(e),
+    };
+    init_logging(&config.log_format);
+    let addr: SocketAddr = match config.listen.parse() {
+        Ok(a) => a,
+        Err(e) => return Outcome::usage(format!("listen: {e}")),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    rt.block_on(async {
+        let store = match manage::open_store(&config).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::refused(e),
+        };
+        let service = Service {
+            store,
+            names: AuthenticatorNames::new(config.authenticator_names.clone()),
+        };
+        let server = match server::Server::bind(addr, server::AppState::new(service)).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::refused(format!("cannot listen on {addr}: {e}")),
+        };
+        let bound = server.local_addr().map_or(addr, |a| a);
+        let backend = if config.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
+        tracing::info!(address = %bound, store = backend, apps = config.apps.len(), "passkeyd is listening");
+        match server.run(server::shutdown_signal()).await {
+            Ok(()) => Outcome {
+                stdout: String::new(),
+                stderr: String::new(),
+                code: EXIT_OK,
+            },
+            Err(e) => Outcome::refused(format!("the server stopped: {e}")),
+        }
+    })
+}
+
+/// Logs to stderr as text or one JSON object per line; `RUST_LOG` filters (default `info`).
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 /// Writes the outcome; a failure to write stdout (a closed pipe) becomes a usage error status

@@ -1,0 +1,348 @@
+//! `passkeyd apps ...` and `passkeyd keys ...`: app and key management straight on the store the
+//! configuration names, plus what every store-opening command shares (loading the configuration
+//! and writing the apps it declares).
+
+use crate::cli::{
+    AppCreateArgs, AppSettingArgs, AppUpdateArgs, AppsCommand, GlobalArgs, KeysCommand,
+};
+use crate::config::{self, check_app_id, Config, Overrides};
+use crate::error::{ApiError, ApiResult};
+use crate::secrets;
+use crate::service::{check_text, now_ms};
+use crate::settings::AppSettings;
+use crate::views::{AppView, KeyView};
+use crate::{Outcome, EXIT_OK, EXIT_REFUSED};
+use passkeyd_store::{ApiKey, App, SharedStore, StoreError};
+use serde::de::DeserializeOwned;
+
+/// Loads the configuration in force for a command.
+pub fn load_config(
+    global: &GlobalArgs,
+    listen: Option<String>,
+    log_format: Option<String>,
+) -> Result<Config, String> {
+    config::load(
+        &Overrides {
+            config: global.config.clone(),
+            data_dir: global.data_dir.clone(),
+            database_url: global.database_url.clone(),
+            listen,
+            log_format,
+        },
+        &|name| std::env::var(name).ok(),
+    )
+}
+
+/// Opens the store and writes the apps the configuration declares (the file owns them, so
+/// they are written on every start, keeping their creation time).
+pub async fn open_store(config: &Config) -> Result<SharedStore, String> {
+    let store = passkeyd_store::open(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the store: {e}"))?;
+    let now = now_ms();
+    for (id, settings) in &config.apps {
+        let app = App {
+            id: id.clone(),
+            name: settings.rp_name.clone(),
+            settings: settings.to_stored().map_err(|e| e.to_string())?,
+            created_at: now,
+            updated_at: now,
+        };
+        store
+            .put_app(&app)
+            .await
+            .map_err(|e| format!("cannot write app {id}: {e}"))?;
+    }
+    Ok(store)
+}
+
+/// Runs an `apps` subcommand.
+pub async fn apps(store: &SharedStore, command: &AppsCommand) -> Outcome {
+    let (result, json) = match command {
+        AppsCommand::Create(args) => (create_app(store, args).await, args.json.json),
+        AppsCommand::List(flag) => (list_apps(store).await, flag.json),
+        AppsCommand::Show(args) => (show_app(store, &args.id).await, args.json.json),
+        AppsCommand::Update(args) => (update_app(store, args).await, args.json.json),
+        AppsCommand::Delete(args) => (delete_app(store, &args.id).await, args.json.json),
+    };
+    outcome(result, json)
+}
+
+/// Runs a `keys` subcommand.
+pub async fn keys(store: &SharedStore, command: &KeysCommand) -> Outcome {
+    let (result, json) = match command {
+        KeysCommand::Create(args) => (
+            create_key(store, &args.app, args.name.as_deref()).await,
+            args.json.json,
+        ),
+        KeysCommand::List(args) => (list_keys(store, &args.app).await, args.json.json),
+        KeysCommand::Revoke(args) => (
+            revoke_key(store, &args.app, &args.key_id).await,
+            args.json.json,
+        ),
+    };
+    outcome(result, json)
+}
+
+/// Prints a result as JSON, or as `key: value` lines for a human; errors go to stderr with
+/// their code, exit status 1.
+fn outcome(result: ApiResult<serde_json::Value>, json: bool) -> Outcome {
+    match result {
+        Ok(value) => Outcome {
+            stdout: if json {
+                format!("{value:#}\n")
+            } else {
+                human(&value, 0)
+            },
+            stderr: String::new(),
+            code: EXIT_OK,
+        },
+        Err(e) => Outcome {
+            stdout: if json {
+                format!(
+                    "{:#}\n",
+                    serde_json::json!({"error": {"code": e.code, "message": e.message}})
+                )
+            } else {
+                String::new()
+            },
+            stderr: format!("passkeyd: {}: {}\n", e.code, e.message),
+            code: EXIT_REFUSED,
+        },
+    }
+}
+
+fn human(value: &serde_json::Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent);
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                    format!("{pad}{k}:\n{}", human(v, indent + 1))
+                }
+                _ => format!("{pad}{k}: {}\n", scalar(v)),
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::Object(_) => format!("{}\n", human(v, indent)),
+                _ => format!("{pad}- {}\n", scalar(v)),
+            })
+            .collect(),
+        other => format!("{pad}{}\n", scalar(other)),
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+/// Parses a setting's word (`required`, `device_bound`, ...) as its serde form.
+fn word<T: DeserializeOwned>(field: &str, value: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{value:?} is not one of the accepted values"),
+        )
+    })
+}
+
+/// Applies the options given on the command line to settings.
+fn apply(settings: &mut AppSettings, args: &AppSettingArgs) -> ApiResult<()> {
+    if let Some(v) = &args.rp_id {
+        settings.rp_id = v.clone();
+    }
+    if let Some(v) = &args.rp_name {
+        settings.rp_name = v.clone();
+    }
+    if !args.origins.is_empty() {
+        settings.origins = args.origins.clone();
+    }
+    if let Some(v) = &args.user_verification {
+        settings.user_verification = word("user_verification", v)?;
+    }
+    if let Some(v) = &args.attestation {
+        settings.attestation = word("attestation", v)?;
+    }
+    if let Some(v) = &args.resident_key {
+        settings.resident_key = word("resident_key", v)?;
+    }
+    if let Some(v) = &args.algorithms {
+        settings.algorithms = v.clone();
+    }
+    if let Some(v) = &args.counter_policy {
+        settings.counter_policy = word("counter_policy", v)?;
+    }
+    if let Some(v) = &args.backup_policy {
+        settings.backup_policy = word("backup_policy", v)?;
+    }
+    if let Some(v) = args.max_passkeys_per_user {
+        settings.max_passkeys_per_user = v;
+    }
+    if let Some(v) = args.challenge_ttl_seconds {
+        settings.challenge_ttl_seconds = v;
+    }
+    settings.validate()
+}
+
+async fn load_app(store: &SharedStore, id: &str) -> ApiResult<(App, AppSettings)> {
+    let app = store
+        .get_app(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app_not_found", format!("no app with id {id:?}")))?;
+    let settings = AppSettings::from_stored(&app.settings)?;
+    Ok((app, settings))
+}
+
+fn refuse_if_managed(id: &str, settings: &AppSettings) -> ApiResult<()> {
+    if settings.managed_by_config {
+        return Err(ApiError::new(
+            crate::error::Kind::Conflict,
+            "app_managed_by_config",
+            format!("app {id:?} is declared in the configuration file; change it there"),
+        ));
+    }
+    Ok(())
+}
+
+async fn create_app(store: &SharedStore, args: &AppCreateArgs) -> ApiResult<serde_json::Value> {
+    check_text("name", &args.name, 128)?;
+    let rp_id = args
+        .settings
+        .rp_id
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("rp_id", "is required (--rp-id)"))?;
+    let mut settings = AppSettings::new(rp_id, &args.name, Vec::new());
+    apply(&mut settings, &args.settings)?;
+    let id = match &args.id {
+        Some(id) => {
+            check_app_id(id).map_err(|e| ApiError::invalid("id", e))?;
+            id.clone()
+        }
+        None => format!(
+            "app_{}",
+            passkeyd_core::error::hex(&secrets::random_bytes(8)?)
+        ),
+    };
+    let now = now_ms();
+    let app = App {
+        id,
+        name: args.name.clone(),
+        settings: settings.to_stored()?,
+        created_at: now,
+        updated_at: now,
+    };
+    match store.create_app(&app).await {
+        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+            crate::error::Kind::Conflict,
+            "app_exists",
+            format!("an app with id {:?} exists already", app.id),
+        )),
+        other => other.map_err(ApiError::from),
+    }?;
+    to_json(&AppView::new(&app, settings))
+}
+
+async fn list_apps(store: &SharedStore) -> ApiResult<serde_json::Value> {
+    let apps = store
+        .list_apps()
+        .await?
+        .into_iter()
+        .map(|app| AppSettings::from_stored(&app.settings).map(|s| AppView::new(&app, s)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    to_json(&serde_json::json!({ "data": apps }))
+}
+
+async fn show_app(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
+    let (app, settings) = load_app(store, id).await?;
+    to_json(&AppView::new(&app, settings))
+}
+
+async fn update_app(store: &SharedStore, args: &AppUpdateArgs) -> ApiResult<serde_json::Value> {
+    let (mut app, mut settings) = load_app(store, &args.id).await?;
+    refuse_if_managed(&args.id, &settings)?;
+    if let Some(name) = &args.name {
+        check_text("name", name, 128)?;
+        app.name = name.clone();
+    }
+    apply(&mut settings, &args.settings)?;
+    app.settings = settings.to_stored()?;
+    app.updated_at = now_ms();
+    if !store.update_app(&app).await? {
+        return Err(ApiError::not_found(
+            "app_not_found",
+            format!("no app with id {:?}", args.id),
+        ));
+    }
+    to_json(&AppView::new(&app, settings))
+}
+
+async fn delete_app(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
+    let (_, settings) = load_app(store, id).await?;
+    refuse_if_managed(id, &settings)?;
+    store.delete_app(id).await?;
+    to_json(&serde_json::json!({ "deleted": id }))
+}
+
+async fn create_key(
+    store: &SharedStore,
+    app_id: &str,
+    name: Option<&str>,
+) -> ApiResult<serde_json::Value> {
+    load_app(store, app_id).await?;
+    if let Some(n) = name {
+        check_text("name", n, 128)?;
+    }
+    let made = secrets::new_api_key()?;
+    let key = ApiKey {
+        id: secrets::new_id("key")?,
+        app_id: app_id.to_owned(),
+        prefix: made.prefix,
+        hash: made.hash,
+        name: name.map(str::to_owned),
+        created_at: now_ms(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store.create_api_key(&key).await?;
+    let mut value = to_json(&KeyView::from(&key))?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("key".into(), serde_json::Value::String(made.key));
+        map.insert(
+            "note".into(),
+            "the key is shown this once; only its hash is kept".into(),
+        );
+    }
+    Ok(value)
+}
+
+async fn list_keys(store: &SharedStore, app_id: &str) -> ApiResult<serde_json::Value> {
+    load_app(store, app_id).await?;
+    let keys = store.list_api_keys(app_id).await?;
+    to_json(&serde_json::json!({ "data": keys.iter().map(KeyView::from).collect::<Vec<_>>() }))
+}
+
+async fn revoke_key(
+    store: &SharedStore,
+    app_id: &str,
+    key_id: &str,
+) -> ApiResult<serde_json::Value> {
+    load_app(store, app_id).await?;
+    if !store.revoke_api_key(app_id, key_id, now_ms()).await? {
+        return Err(ApiError::not_found(
+            "key_not_found",
+            format!("app {app_id:?} has no active key {key_id:?}"),
+        ));
+    }
+    to_json(&serde_json::json!({ "revoked": key_id }))
+}
