@@ -290,6 +290,10 @@ pub trait Store: Send + Sync + 'static {
     /// Removes and returns a ceremony in one atomic step, expired or not (the caller tells the
     /// two apart, to give the right error). Of concurrent calls for one id, exactly one gets it.
     async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>>;
+    /// Reads a ceremony without consuming it (for long-lived rows such as the demo's sessions).
+    async fn get_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>>;
+    /// Deletes one ceremony; false if there was none.
+    async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool>;
     /// Deletes ceremonies that expired before `now`; how many.
     async fn purge_expired(&self, now: Millis) -> Result<u64>;
 }

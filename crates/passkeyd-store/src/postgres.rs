@@ -811,6 +811,28 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn get_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
+        self.query_opt(
+            "SELECT id, app_id, kind, user_id, data, expires_at FROM ceremonies
+             WHERE id = $1 AND app_id = $2",
+            &[&id, &app_id],
+        )
+        .await?
+        .as_ref()
+        .map(ceremony_from)
+        .transpose()
+    }
+
+    async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool> {
+        Ok(self
+            .execute(
+                "DELETE FROM ceremonies WHERE id = $1 AND app_id = $2",
+                &[&id, &app_id],
+            )
+            .await?
+            > 0)
+    }
+
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
         self.execute("DELETE FROM ceremonies WHERE expires_at < $1", &[&now])
             .await

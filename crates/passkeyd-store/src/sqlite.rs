@@ -797,6 +797,30 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT id, app_id, kind, user_id, data, expires_at FROM ceremonies
+                 WHERE id = ?1 AND app_id = ?2",
+            )?
+            .query_row([id, app_id], ceremony_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2")?
+                .execute([id, app_id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
         self.run(move |c| {
             let changed = c

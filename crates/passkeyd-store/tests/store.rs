@@ -1022,6 +1022,22 @@ async fn ceremonies(db: Db) {
     store.put_ceremony(&c2).await.unwrap();
     assert_conflict(store.put_ceremony(&c1).await, "ceremony_id");
 
+    // Reading does not consume; deleting does; both are scoped to the app.
+    assert_eq!(
+        store.get_ceremony("a", "c1").await.unwrap(),
+        Some(c1.clone())
+    );
+    assert_eq!(
+        store.get_ceremony("a", "c1").await.unwrap(),
+        Some(c1.clone())
+    );
+    assert_eq!(store.get_ceremony("b", "c1").await.unwrap(), None);
+    assert!(!store.delete_ceremony("b", "c1").await.unwrap());
+    assert!(store.delete_ceremony("a", "c1").await.unwrap());
+    assert!(!store.delete_ceremony("a", "c1").await.unwrap());
+    assert_eq!(store.get_ceremony("a", "c1").await.unwrap(), None);
+    store.put_ceremony(&c1).await.unwrap();
+
     assert_eq!(
         store.take_ceremony("a", "c2").await.unwrap(),
         Some(c2.clone())
