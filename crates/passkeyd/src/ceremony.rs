@@ -42,6 +42,27 @@ impl CeremonyData {
     }
 }
 
+/// Who runs a ceremony: the app's backend (with its secret key), or a browser through the public
+/// endpoints (which then get a nonce). A ceremony can only be finished through the channel that
+/// started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The backend API.
+    Backend,
+    /// The public browser endpoints.
+    Browser,
+}
+
+impl Channel {
+    /// The stored kind of a ceremony of `base` kind started through this channel.
+    fn kind(self, base: &str) -> String {
+        match self {
+            Channel::Backend => base.to_owned(),
+            Channel::Browser => format!("browser_{base}"),
+        }
+    }
+}
+
 /// `POST /v1/registrations/start`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +196,7 @@ impl Service {
         &self,
         app: &AppContext,
         req: &StartRegistration,
+        channel: Channel,
     ) -> ApiResult<RegistrationStarted> {
         check_external_id(&req.external_id)?;
         if let Some(name) = &req.passkey_name {
@@ -227,7 +249,7 @@ impl Service {
             state,
             passkey_name: req.passkey_name.as_ref().map(|n| n.trim().to_owned()),
         };
-        let (ceremony_id, expires_at) = self.put_ceremony(app, Some(&user), &data).await?;
+        let (ceremony_id, expires_at) = self.put_ceremony(app, Some(&user), &data, channel).await?;
         Ok(RegistrationStarted {
             ceremony_id,
             options,
@@ -240,9 +262,10 @@ impl Service {
         &self,
         app: &AppContext,
         req: &FinishCeremony,
+        channel: Channel,
     ) -> ApiResult<PasskeyView> {
         let (ceremony, data) = self
-            .take_ceremony(app, &req.ceremony_id, "registration")
+            .take_ceremony(app, &req.ceremony_id, &channel.kind("registration"))
             .await?;
         let CeremonyData::Registration {
             state,
@@ -338,6 +361,7 @@ impl Service {
         &self,
         app: &AppContext,
         req: &StartAuthentication,
+        channel: Channel,
     ) -> ApiResult<AuthenticationStarted> {
         let uv = user_verification(app, req.user_verification)?;
         let (user, sign_in) = match &req.external_id {
@@ -370,7 +394,9 @@ impl Service {
         let (options, state) = authentication_options(&app.rp, sign_in, challenge, &settings)
             .map_err(ApiError::internal)?;
         let data = CeremonyData::Authentication { state };
-        let (ceremony_id, expires_at) = self.put_ceremony(app, user.as_ref(), &data).await?;
+        let (ceremony_id, expires_at) = self
+            .put_ceremony(app, user.as_ref(), &data, channel)
+            .await?;
         Ok(AuthenticationStarted {
             ceremony_id,
             options,
@@ -384,9 +410,10 @@ impl Service {
         &self,
         app: &AppContext,
         req: &FinishCeremony,
+        channel: Channel,
     ) -> ApiResult<AuthenticationFinished> {
         let (_, data) = self
-            .take_ceremony(app, &req.ceremony_id, "authentication")
+            .take_ceremony(app, &req.ceremony_id, &channel.kind("authentication"))
             .await?;
         let CeremonyData::Authentication { state } = data else {
             return Err(ceremony_not_found(&req.ceremony_id));
@@ -472,12 +499,13 @@ impl Service {
         app: &AppContext,
         user: Option<&User>,
         data: &CeremonyData,
+        channel: Channel,
     ) -> ApiResult<(String, String)> {
         let expires_at = now_ms() + app.ttl_millis();
         let ceremony = Ceremony {
             id: secrets::new_id("cer")?,
             app_id: app.id.clone(),
-            kind: data.kind().to_owned(),
+            kind: channel.kind(data.kind()),
             user_id: user.map(|u| u.id.clone()),
             data: serde_json::to_string(data).map_err(ApiError::internal)?,
             expires_at,

@@ -3,6 +3,7 @@
 //! with a message naming the field. The file can declare apps, and the seed's `hostname` and
 //! `max_passkeys_per_user` keys configure the default app.
 
+use crate::ratelimit::RateLimitConfig;
 use crate::settings::{hostname_to_rp, AppSettings};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,12 @@ pub struct FileConfig {
     /// Apps declared here, by id. The file owns them: each start writes them again.
     #[serde(default)]
     pub apps: BTreeMap<String, AppSettings>,
+    /// Limits of the public browser endpoints (per client IP and per app, per minute; 0 = off).
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    /// Take the client IP from `X-Forwarded-For`: only behind a proxy that sets it.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 /// The configuration in force.
@@ -59,6 +66,10 @@ pub struct Config {
     pub apps: Vec<(String, AppSettings)>,
     /// Extra authenticator names.
     pub authenticator_names: HashMap<String, String>,
+    /// Limits of the public endpoints.
+    pub rate_limits: RateLimitConfig,
+    /// Take the client IP from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 /// Values that come from flags or their environment variables (which win over the file).
@@ -151,6 +162,9 @@ pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Resu
         ),
     };
     let mut default_app = AppSettings::new(&rp_id, "passkeyd", vec![origin]);
+    // The demo page runs for the out-of-the-box localhost app only: an app configured for a real
+    // host belongs to its operator, who did not ask for a demo on their domain.
+    default_app.demo = hostname.is_none();
     if let Some(max) = max_passkeys {
         default_app.max_passkeys_per_user = max;
     }
@@ -172,6 +186,8 @@ pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Resu
         log_format,
         apps,
         authenticator_names: file.authenticator_names,
+        rate_limits: file.rate_limits,
+        trust_forwarded_for: file.trust_forwarded_for,
     })
 }
 
@@ -224,6 +240,8 @@ mod tests {
         assert!(c.database_url.ends_with("passkeyd-data/passkeyd.sqlite3"));
         let (id, app) = &c.apps[0];
         assert!(c.apps.len() == 1);
+        assert!(app.demo, "the out-of-the-box app has the demo");
+        assert_eq!(c.rate_limits, RateLimitConfig::default());
         assert_eq!(id, "default");
         assert_eq!(app.rp_id, "localhost");
         assert_eq!(app.origins, vec!["http://localhost:8080"]);
@@ -254,6 +272,7 @@ mod tests {
         );
         assert_eq!(app.origins, vec!["https://example.com"]);
         assert!(app.managed_by_config);
+        assert!(!app.demo, "no demo on an operator's own host");
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub enum Kind {
     Conflict,
     /// A ceremony was refused: the response failed verification or a policy.
     Refused,
+    /// The caller may not do this (a foreign origin, a cross-site request).
+    Forbidden,
+    /// Too many requests; retry later.
+    RateLimited,
     /// A dependency (the database) is unavailable.
     Unavailable,
     /// A bug or an unexpected failure; details go to the log only.
@@ -111,6 +115,36 @@ impl ApiError {
             Kind::Refused,
             "The passkey is synced (or device-bound) and the app's backup policy does not allow that.",
         ),
+        (
+            "invalid_transaction",
+            Kind::Refused,
+            "The transaction is unknown, used already, expired, or for another kind of ceremony.",
+        ),
+        (
+            "invalid_nonce",
+            Kind::Refused,
+            "The nonce is unknown, used already, expired, or belongs to another app.",
+        ),
+        ("app_not_found", Kind::NotFound, "No app with this id."),
+        (
+            "origin_not_allowed",
+            Kind::Forbidden,
+            "The request's Origin is not one of the app's origins.",
+        ),
+        (
+            "rate_limited",
+            Kind::RateLimited,
+            "Too many requests from this client or to this app; retry after the Retry-After header's seconds.",
+        ),
+        ("username_taken", Kind::Conflict, "Demo only: a user with this name exists."),
+        ("not_signed_in", Kind::Unauthenticated, "Demo only: no demo session."),
+        ("app_exists", Kind::Conflict, "CLI: an app with this id exists already."),
+        (
+            "app_managed_by_config",
+            Kind::Conflict,
+            "CLI: the app is declared in the configuration file; change it there.",
+        ),
+        ("key_not_found", Kind::NotFound, "CLI: the app has no active key with this id."),
         ("store_unavailable", Kind::Unavailable, "The database failed or cannot be reached; the request may be retried."),
         ("internal_error", Kind::Internal, "A bug or unexpected failure; see the server log for the request id."),
     ];

@@ -3,6 +3,7 @@
 //! the library to run the server in-process.
 
 pub mod authenticators;
+pub mod browser;
 pub mod ceremony;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod inspect;
 pub mod manage;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod report;
 pub mod secrets;
 pub mod server;

@@ -87,7 +87,9 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
             store,
             names: AuthenticatorNames::new(config.authenticator_names.clone()),
         };
-        let server = match server::Server::bind(addr, server::AppState::new(service)).await {
+        let mut state = server::AppState::with_limits(service, config.rate_limits);
+        state.trust_forwarded_for = config.trust_forwarded_for;
+        let server = match server::Server::bind(addr, state).await {
             Ok(s) => s,
             Err(e) => return Outcome::refused(format!("cannot listen on {addr}: {e}")),
         };

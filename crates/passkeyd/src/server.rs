@@ -2,12 +2,15 @@
 //! shape, metrics, the access log), start-up on a socket and graceful shutdown. Routes are in
 //! `server/router.rs`, handlers in `server/handlers.rs`, extractors in `server/extract.rs`.
 
+mod browser;
+mod demo;
 mod extract;
 pub(crate) mod handlers;
 pub mod router;
 
 use crate::error::{ApiError, Kind};
 use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimitConfig, RateLimits};
 use crate::service::{now_ms, Service};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -26,14 +29,25 @@ pub struct AppState {
     pub service: Service,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Rate limits of the public endpoints.
+    pub limits: Arc<RateLimits>,
+    /// Take the client IP from `X-Forwarded-For` (behind a trusted proxy) rather than the socket.
+    pub trust_forwarded_for: bool,
 }
 
 impl AppState {
-    /// State over a service, with fresh metrics.
+    /// State over a service, with fresh metrics and the default rate limits.
     pub fn new(service: Service) -> Self {
+        Self::with_limits(service, RateLimitConfig::default())
+    }
+
+    /// State over a service with the given rate limits.
+    pub fn with_limits(service: Service, limits: RateLimitConfig) -> Self {
         AppState {
             service,
             metrics: Arc::new(Metrics::default()),
+            limits: Arc::new(RateLimits::new(limits)),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -51,6 +65,8 @@ impl ApiError {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -162,10 +178,12 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.service.store.clone();
+        let limits = self.state.limits.clone();
         let purger = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
+                limits.forget_idle();
                 match store.purge_expired(now_ms()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(purged = n, "expired ceremonies removed"),
@@ -174,6 +192,7 @@ impl Server {
             }
         });
         let app = router::router(self.state);
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -75,6 +75,9 @@ pub struct AppSettings {
     /// change them, and every start writes them again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub managed_by_config: bool,
+    /// Serve the demo page and its demo backend for this app (the default localhost app only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
 }
 
 fn default_algorithms() -> Vec<i64> {
@@ -108,6 +111,7 @@ impl AppSettings {
             max_passkeys_per_user: DEFAULT_MAX_PASSKEYS,
             challenge_ttl_seconds: DEFAULT_CHALLENGE_TTL,
             managed_by_config: false,
+            demo: false,
         }
     }
 

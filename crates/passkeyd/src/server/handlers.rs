@@ -4,7 +4,7 @@
 use super::extract::{Json, Tenant};
 use super::{no_content, AppState};
 use crate::ceremony::{
-    AuthenticationFinished, AuthenticationStarted, FinishCeremony, RegistrationFinished,
+    AuthenticationFinished, AuthenticationStarted, Channel, FinishCeremony, RegistrationFinished,
     RegistrationStarted, StartAuthentication, StartRegistration,
 };
 use crate::error::{ApiError, ApiResult};
@@ -180,7 +180,10 @@ pub async fn start_registration(
     Tenant(app): Tenant,
     Json(req): Json<StartRegistration>,
 ) -> ApiResult<axum::Json<RegistrationStarted>> {
-    let result = state.service.start_registration(&app, &req).await;
+    let result = state
+        .service
+        .start_registration(&app, &req, Channel::Backend)
+        .await;
     count(&state, "registration_start", result).map(axum::Json)
 }
 
@@ -209,7 +212,10 @@ pub async fn finish_registration(
     Tenant(app): Tenant,
     Json(req): Json<FinishCeremony>,
 ) -> ApiResult<Response> {
-    let result = state.service.finish_registration(&app, &req).await;
+    let result = state
+        .service
+        .finish_registration(&app, &req, Channel::Backend)
+        .await;
     let passkey = count(&state, "registration_finish", result)?;
     Ok((
         StatusCode::CREATED,
@@ -244,7 +250,10 @@ pub async fn start_authentication(
     Tenant(app): Tenant,
     Json(req): Json<StartAuthentication>,
 ) -> ApiResult<axum::Json<AuthenticationStarted>> {
-    let result = state.service.start_authentication(&app, &req).await;
+    let result = state
+        .service
+        .start_authentication(&app, &req, Channel::Backend)
+        .await;
     count(&state, "authentication_start", result).map(axum::Json)
 }
 
@@ -272,7 +281,10 @@ pub async fn finish_authentication(
     Tenant(app): Tenant,
     Json(req): Json<FinishCeremony>,
 ) -> ApiResult<axum::Json<AuthenticationFinished>> {
-    let result = state.service.finish_authentication(&app, &req).await;
+    let result = state
+        .service
+        .finish_authentication(&app, &req, Channel::Backend)
+        .await;
     count(&state, "authentication_finish", result).map(axum::Json)
 }
 
@@ -497,6 +509,8 @@ struct Paths;
 
 impl utoipa::OpenApi for crate::openapi::Endpoints {
     fn openapi() -> utoipa::openapi::OpenApi {
-        <Paths as utoipa::OpenApi>::openapi()
+        let mut doc = <Paths as utoipa::OpenApi>::openapi();
+        doc.merge(<super::browser::BrowserPaths as utoipa::OpenApi>::openapi());
+        doc
     }
 }

@@ -1,11 +1,17 @@
 //! Every route, grouped by who calls it and how it is authenticated. The backend API takes the
 //! app's secret key (the `Tenant` extractor in each handler); operations endpoints are open.
 
+use super::browser::{
+    browser_finish_authentication, browser_finish_registration, browser_start_authentication,
+    browser_start_registration, create_authenticate_transaction, create_register_transaction,
+    preflight, public_app, verify_nonce,
+};
+use super::demo;
 use super::extract::BODY_LIMIT;
 use super::handlers::*;
 use super::{finish, remember_route, AppState};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{middleware, Router};
 
 /// The whole application.
@@ -27,7 +33,57 @@ pub fn router(state: AppState) -> Router {
             get(get_passkey)
                 .patch(rename_passkey)
                 .delete(delete_passkey),
-        );
+        )
+        .route(
+            "/v1/transactions/register",
+            post(create_register_transaction),
+        )
+        .route(
+            "/v1/transactions/authenticate",
+            post(create_authenticate_transaction),
+        )
+        .route("/v1/nonces/verify", post(verify_nonce));
+
+    // Public browser endpoints: no secret; the app id is in the path, CORS allows exactly the
+    // app's origins, and rate limits apply (all in `public_app`).
+    let public = Router::new()
+        .route(
+            "/v1/apps/{app_id}/registrations/start",
+            post(browser_start_registration).options(preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/registrations/finish",
+            post(browser_finish_registration).options(preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/authentications/start",
+            post(browser_start_authentication).options(preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/authentications/finish",
+            post(browser_finish_authentication).options(preflight),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), public_app));
+
+    // The browser SDK, for every app's pages; and the demo page with its demo backend (the
+    // demo app only; cookie session, same-origin checks in `server/demo.rs`).
+    let demo = Router::new()
+        .route("/sdk/passkeyd.js", get(demo::sdk_js))
+        .route("/sdk/passkeyd.d.ts", get(demo::sdk_dts))
+        .route("/", get(demo::index))
+        .route("/demo/demo.js", get(demo::demo_js))
+        .route("/demo/demo.css", get(demo::demo_css))
+        .route("/demo/api/signup", post(demo::signup))
+        .route("/demo/api/signin", post(demo::signin))
+        .route("/demo/api/session", post(demo::session))
+        .route("/demo/api/me", get(demo::me))
+        .route("/demo/api/passkeys", post(demo::add_passkey))
+        .route("/demo/api/passkeys/confirm", post(demo::confirm_passkey))
+        .route(
+            "/demo/api/passkeys/{id}",
+            patch(demo::rename_passkey).delete(demo::delete_passkey),
+        )
+        .route("/demo/api/signout", post(demo::signout));
 
     // Operations: no authentication.
     let operations = Router::new()
@@ -38,6 +94,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(backend)
+        .merge(public)
+        .merge(demo)
         .merge(operations)
         .fallback(route_not_found)
         .route_layer(middleware::from_fn(remember_route))

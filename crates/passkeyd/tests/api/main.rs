@@ -7,10 +7,13 @@
 mod harness;
 
 mod authentication;
+mod browser;
 mod crash;
+mod demo;
 mod errors;
 mod instances;
 mod operations;
 mod passkeys;
 mod registration;
+mod sdk;
 mod users;
