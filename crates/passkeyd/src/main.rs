@@ -56,7 +56,7 @@ where
         Err(o) => return o,
     };
     rt.block_on(async {
-        match manage::open_store(&config).await {
+        match manage::open_store(&config, manage::ConfigApps::CreateMissing).await {
             Ok(store) => f(store).await,
             Err(e) => Outcome::refused(e),
         }
@@ -79,7 +79,7 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
         Err(o) => return o,
     };
     rt.block_on(async {
-        let store = match manage::open_store(&config).await {
+        let store = match manage::open_store(&config, manage::ConfigApps::Write).await {
             Ok(s) => s,
             Err(e) => return Outcome::refused(e),
         };
@@ -93,10 +93,11 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
             Ok(s) => s,
             Err(e) => return Outcome::refused(format!("cannot listen on {addr}: {e}")),
         };
+        let shutdown = server::shutdown_signal();
         let bound = server.local_addr().map_or(addr, |a| a);
         let backend = if config.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
         tracing::info!(address = %bound, store = backend, apps = config.apps.len(), "passkeyd is listening");
-        match server.run(server::shutdown_signal()).await {
+        match server.run(shutdown).await {
             Ok(()) => Outcome {
                 stdout: String::new(),
                 stderr: String::new(),

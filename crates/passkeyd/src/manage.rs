@@ -33,14 +33,33 @@ pub fn load_config(
     )
 }
 
-/// Opens the store and writes the apps the configuration declares (the file owns them, so
-/// they are written on every start, keeping their creation time).
-pub async fn open_store(config: &Config) -> Result<SharedStore, String> {
+/// How a command treats the apps the configuration declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigApps {
+    /// `serve`: the file owns them, so they are written as declared (keeping their creation
+    /// time), and apps the file no longer declares are handed back to the CLI.
+    Write,
+    /// Management commands: only create the ones missing, so that `keys create --app default`
+    /// works before the first `serve`, without overwriting what a running server uses (the
+    /// default app's origin follows `serve --listen`, which these commands do not know).
+    CreateMissing,
+}
+
+/// Opens the store and brings the apps the configuration declares into it.
+pub async fn open_store(config: &Config, mode: ConfigApps) -> Result<SharedStore, String> {
     let store = passkeyd_store::open(&config.database_url)
         .await
         .map_err(|e| format!("cannot open the store: {e}"))?;
     let now = now_ms();
     for (id, settings) in &config.apps {
+        let exists = store
+            .get_app(id)
+            .await
+            .map_err(|e| format!("cannot read app {id}: {e}"))?
+            .is_some();
+        if exists && mode == ConfigApps::CreateMissing {
+            continue;
+        }
         let app = App {
             id: id.clone(),
             name: settings.rp_name.clone(),
@@ -53,7 +72,39 @@ pub async fn open_store(config: &Config) -> Result<SharedStore, String> {
             .await
             .map_err(|e| format!("cannot write app {id}: {e}"))?;
     }
+    if mode == ConfigApps::Write {
+        release_undeclared(&store, config).await?;
+    }
     Ok(store)
+}
+
+/// An app the file declared once but no longer does is the CLI's again: it keeps its data and
+/// keys, and `apps update` / `apps delete` work on it.
+async fn release_undeclared(store: &SharedStore, config: &Config) -> Result<(), String> {
+    let apps = store
+        .list_apps()
+        .await
+        .map_err(|e| format!("cannot list apps: {e}"))?;
+    for mut app in apps {
+        if config.apps.iter().any(|(id, _)| *id == app.id) {
+            continue;
+        }
+        let Ok(mut settings) = AppSettings::from_stored(&app.settings) else {
+            continue;
+        };
+        if !settings.managed_by_config {
+            continue;
+        }
+        settings.managed_by_config = false;
+        app.settings = settings.to_stored().map_err(|e| e.to_string())?;
+        app.updated_at = now_ms();
+        store
+            .update_app(&app)
+            .await
+            .map_err(|e| format!("cannot update app {}: {e}", app.id))?;
+        tracing::info!(app = %app.id, "app no longer in the configuration file: now managed with the CLI");
+    }
+    Ok(())
 }
 
 /// Runs an `apps` subcommand.
