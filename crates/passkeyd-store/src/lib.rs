@@ -9,6 +9,19 @@
 //! ceremony started on one instance can be finished on another. [`Store::take_ceremony`] removes
 //! and returns a ceremony in one atomic statement, so of two racing finishes exactly one gets it.
 
+// Column lists of the session tables, in the order both backends read them (defined before the
+// modules so both see them).
+macro_rules! session_columns {
+    () => {
+        "id, app_id, user_id, token_hash, passkey_id, created_at, refreshed_at, verified_at, expires_at, revoked_at, user_agent, client_ip"
+    };
+}
+macro_rules! signing_key_columns {
+    () => {
+        "id, app_id, alg, private_key, public_jwk, created_at, retired_at"
+    };
+}
+
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -17,6 +30,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use postgres::PostgresStore;
+
 pub use sqlite::SqliteStore;
 
 /// Unix time in milliseconds.
@@ -207,6 +221,55 @@ pub struct Ceremony {
     pub expires_at: Millis,
 }
 
+/// A browser session: a long-lived token (kept only as its SHA-256) that refreshes short JWTs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session id (public: the JWT's `sid`).
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// SHA-256 of the session token.
+    pub token_hash: Vec<u8>,
+    /// The passkey that signed in.
+    pub passkey_id: Option<String>,
+    /// When the session began.
+    pub created_at: Millis,
+    /// When a JWT was last issued for it.
+    pub refreshed_at: Millis,
+    /// When the user last proved possession of a passkey in it (sign-in or reverification).
+    pub verified_at: Millis,
+    /// When it ends.
+    pub expires_at: Millis,
+    /// When it was revoked (signed out, or by the backend).
+    pub revoked_at: Option<Millis>,
+    /// The browser's User-Agent at sign-in.
+    pub user_agent: Option<String>,
+    /// The client IP at sign-in.
+    pub client_ip: Option<String>,
+}
+
+/// A key that signs an app's session JWTs. Retired keys stay (and stay published) until every
+/// token they signed has expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// Key id (the JWT's `kid`).
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// The JWS algorithm (`ES256`).
+    pub alg: String,
+    /// The private key, PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// The public key as a JWK (JSON).
+    pub public_jwk: String,
+    /// When it was made.
+    pub created_at: Millis,
+    /// When it stopped signing.
+    pub retired_at: Option<Millis>,
+}
+
 /// One storage backend. Every method is scoped by app where the data belongs to an app, so a
 /// caller holding one app's key can never reach another app's rows.
 #[async_trait]
@@ -294,8 +357,32 @@ pub trait Store: Send + Sync + 'static {
     async fn get_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>>;
     /// Deletes one ceremony; false if there was none.
     async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool>;
-    /// Deletes ceremonies that expired before `now`; how many.
+    /// Deletes ceremonies and sessions that expired before `now`; how many.
     async fn purge_expired(&self, now: Millis) -> Result<u64>;
+
+    /// Stores a new session; `Missing("user")` if the user is gone.
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// The session whose token has SHA-256 `token_hash`, revoked or expired or not.
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>>;
+    /// One session by id.
+    async fn get_session(&self, app_id: &str, id: &str) -> Result<Option<Session>>;
+    /// A user's sessions that are not revoked (expired ones included until purged), newest first.
+    async fn list_sessions(&self, app_id: &str, user_id: &str) -> Result<Vec<Session>>;
+    /// Records a refresh; false if there is no such live session.
+    async fn touch_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool>;
+    /// Records a passkey verification within the session; false if there is no such live session.
+    async fn verify_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool>;
+    /// Revokes one session; false if there is none, or it was revoked already.
+    async fn revoke_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool>;
+    /// Revokes all of a user's sessions; how many.
+    async fn revoke_user_sessions(&self, app_id: &str, user_id: &str, now: Millis) -> Result<u64>;
+
+    /// Stores a signing key; `Missing("app")` if the app is gone.
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()>;
+    /// An app's signing keys, newest first, retired ones included.
+    async fn list_signing_keys(&self, app_id: &str) -> Result<Vec<SigningKey>>;
+    /// Retires every active signing key of an app; how many.
+    async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64>;
 }
 
 /// A store shared by every request handler.

@@ -6,8 +6,8 @@
 //! where a decision reads before it writes (`insert_passkey` locks the owner's row first).
 
 use crate::{
-    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Store, StoreError, User,
-    UserUpsert,
+    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
+    Store, StoreError, User, UserUpsert,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -111,13 +111,16 @@ pub(crate) fn from_pg(error: tokio_postgres::Error) -> StoreError {
                 "passkeys_app_id_credential_id_key" => Some("credential_id"),
                 "passkeys_pkey" => Some("passkey_id"),
                 "ceremonies_pkey" => Some("ceremony_id"),
+                "sessions_token_hash_key" => Some("session_token"),
+                "sessions_pkey" => Some("session_id"),
+                "signing_keys_pkey" => Some("signing_key_id"),
                 _ => None,
             };
             if let Some(name) = name {
                 return StoreError::Conflict(name);
             }
         } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
-            if constraint == "passkeys_user_id_fkey" {
+            if constraint == "passkeys_user_id_fkey" || constraint == "sessions_user_id_fkey" {
                 return StoreError::Missing("user");
             }
             if constraint.ends_with("_app_id_fkey") {
@@ -200,6 +203,35 @@ fn user_from(row: &Row) -> Result<User> {
         display_name: column(row, 5)?,
         created_at: column(row, 6)?,
         updated_at: column(row, 7)?,
+    })
+}
+
+fn session_from(row: &Row) -> Result<Session> {
+    Ok(Session {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        user_id: column(row, 2)?,
+        token_hash: column(row, 3)?,
+        passkey_id: column(row, 4)?,
+        created_at: column(row, 5)?,
+        refreshed_at: column(row, 6)?,
+        verified_at: column(row, 7)?,
+        expires_at: column(row, 8)?,
+        revoked_at: column(row, 9)?,
+        user_agent: column(row, 10)?,
+        client_ip: column(row, 11)?,
+    })
+}
+
+fn signing_key_from(row: &Row) -> Result<SigningKey> {
+    Ok(SigningKey {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        alg: column(row, 2)?,
+        private_key: column(row, 3)?,
+        public_jwk: column(row, 4)?,
+        created_at: column(row, 5)?,
+        retired_at: column(row, 6)?,
     })
 }
 
@@ -834,7 +866,174 @@ impl Store for PostgresStore {
     }
 
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
-        self.execute("DELETE FROM ceremonies WHERE expires_at < $1", &[&now])
-            .await
+        let ceremonies = self
+            .execute("DELETE FROM ceremonies WHERE expires_at < $1", &[&now])
+            .await?;
+        let sessions = self
+            .execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])
+            .await?;
+        Ok(ceremonies + sessions)
+    }
+
+    async fn create_session(&self, s: &Session) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            &[
+                &s.id,
+                &s.app_id,
+                &s.user_id,
+                &s.token_hash,
+                &s.passkey_id,
+                &s.created_at,
+                &s.refreshed_at,
+                &s.verified_at,
+                &s.expires_at,
+                &s.revoked_at,
+                &s.user_agent,
+                &s.client_ip,
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(|e| match e {
+            StoreError::Missing(_) => StoreError::Missing("user"),
+            other => other,
+        })
+    }
+
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE token_hash = $1"
+            ),
+            &[&token_hash],
+        )
+        .await?
+        .as_ref()
+        .map(session_from)
+        .transpose()
+    }
+
+    async fn get_session(&self, app_id: &str, id: &str) -> Result<Option<Session>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE id = $1 AND app_id = $2"
+            ),
+            &[&id, &app_id],
+        )
+        .await?
+        .as_ref()
+        .map(session_from)
+        .transpose()
+    }
+
+    async fn list_sessions(&self, app_id: &str, user_id: &str) -> Result<Vec<Session>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE app_id = $1 AND user_id = $2 AND revoked_at IS NULL
+                 ORDER BY created_at DESC, id"
+            ),
+            &[&app_id, &user_id],
+        )
+        .await?
+        .iter()
+        .map(session_from)
+        .collect()
+    }
+
+    async fn touch_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        Ok(self
+            .execute(
+                "UPDATE sessions SET refreshed_at = GREATEST(refreshed_at, $3)
+                 WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL",
+                &[&id, &app_id, &now],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn verify_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        Ok(self
+            .execute(
+                "UPDATE sessions SET verified_at = GREATEST(verified_at, $3)
+                 WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL",
+                &[&id, &app_id, &now],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn revoke_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        Ok(self
+            .execute(
+                "UPDATE sessions SET revoked_at = $3
+                 WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL",
+                &[&id, &app_id, &now],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn revoke_user_sessions(&self, app_id: &str, user_id: &str, now: Millis) -> Result<u64> {
+        self.execute(
+            "UPDATE sessions SET revoked_at = $3
+             WHERE app_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            &[&app_id, &user_id, &now],
+        )
+        .await
+    }
+
+    async fn add_signing_key(&self, k: &SigningKey) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO signing_keys (",
+                signing_key_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ),
+            &[
+                &k.id,
+                &k.app_id,
+                &k.alg,
+                &k.private_key,
+                &k.public_jwk,
+                &k.created_at,
+                &k.retired_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn list_signing_keys(&self, app_id: &str) -> Result<Vec<SigningKey>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                signing_key_columns!(),
+                " FROM signing_keys WHERE app_id = $1 ORDER BY created_at DESC, id DESC"
+            ),
+            &[&app_id],
+        )
+        .await?
+        .iter()
+        .map(signing_key_from)
+        .collect()
+    }
+
+    async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64> {
+        self.execute(
+            "UPDATE signing_keys SET retired_at = $2 WHERE app_id = $1 AND retired_at IS NULL",
+            &[&app_id, &now],
+        )
+        .await
     }
 }

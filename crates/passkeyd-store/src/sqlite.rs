@@ -8,8 +8,8 @@
 //! transactions, which take the database's single write lock up front.
 
 use crate::{
-    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Store, StoreError, User,
-    UserUpsert,
+    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
+    Store, StoreError, User, UserUpsert,
 };
 use async_trait::async_trait;
 use deadpool_sqlite::rusqlite::{
@@ -143,6 +143,9 @@ fn duplicated(message: &str) -> Option<&'static str> {
         "users.id" => "user_id",
         "passkeys.app_id, passkeys.credential_id" => "credential_id",
         "passkeys.id" => "passkey_id",
+        "sessions.token_hash" => "session_token",
+        "sessions.id" => "session_id",
+        "signing_keys.id" => "signing_key_id",
         "ceremonies.id" => "ceremony_id",
         _ => return None,
     })
@@ -240,6 +243,35 @@ fn passkey_from(row: &Row<'_>) -> rusqlite::Result<Passkey> {
         created_at: row.get(19)?,
         updated_at: row.get(20)?,
         last_used_at: row.get(21)?,
+    })
+}
+
+fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        user_id: row.get(2)?,
+        token_hash: row.get(3)?,
+        passkey_id: row.get(4)?,
+        created_at: row.get(5)?,
+        refreshed_at: row.get(6)?,
+        verified_at: row.get(7)?,
+        expires_at: row.get(8)?,
+        revoked_at: row.get(9)?,
+        user_agent: row.get(10)?,
+        client_ip: row.get(11)?,
+    })
+}
+
+fn signing_key_from(row: &Row<'_>) -> rusqlite::Result<SigningKey> {
+    Ok(SigningKey {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        alg: row.get(2)?,
+        private_key: row.get(3)?,
+        public_jwk: row.get(4)?,
+        created_at: row.get(5)?,
+        retired_at: row.get(6)?,
     })
 }
 
@@ -823,9 +855,193 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
         self.run(move |c| {
-            let changed = c
+            let ceremonies = c
                 .prepare_cached("DELETE FROM ceremonies WHERE expires_at < ?1")?
                 .execute([now])?;
+            let sessions = c
+                .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
+                .execute([now])?;
+            Ok(count(ceremonies + sessions))
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<()> {
+        let s = session.clone();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                s.id,
+                s.app_id,
+                s.user_id,
+                s.token_hash,
+                s.passkey_id,
+                s.created_at,
+                s.refreshed_at,
+                s.verified_at,
+                s.expires_at,
+                s.revoked_at,
+                s.user_agent,
+                s.client_ip
+            ])?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            // The app is checked by the caller; a vanished row here is the user.
+            StoreError::Missing(_) => StoreError::Missing("user"),
+            other => other,
+        })
+    }
+
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<Session>> {
+        let hash = token_hash.to_vec();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE token_hash = ?1"
+            ))?
+            .query_row([hash], session_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn get_session(&self, app_id: &str, id: &str) -> Result<Option<Session>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE id = ?1 AND app_id = ?2"
+            ))?
+            .query_row([id, app_id], session_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_sessions(&self, app_id: &str, user_id: &str) -> Result<Vec<Session>> {
+        let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE app_id = ?1 AND user_id = ?2 AND revoked_at IS NULL
+                 ORDER BY created_at DESC, id"
+            ))?
+            .query_map([app_id, user_id], session_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn touch_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE sessions SET refreshed_at = MAX(refreshed_at, ?3)
+                     WHERE id = ?1 AND app_id = ?2 AND revoked_at IS NULL",
+                )?
+                .execute(params![id, app_id, now])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn verify_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE sessions SET verified_at = MAX(verified_at, ?3)
+                     WHERE id = ?1 AND app_id = ?2 AND revoked_at IS NULL",
+                )?
+                .execute(params![id, app_id, now])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE sessions SET revoked_at = ?3
+                     WHERE id = ?1 AND app_id = ?2 AND revoked_at IS NULL",
+                )?
+                .execute(params![id, app_id, now])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn revoke_user_sessions(&self, app_id: &str, user_id: &str, now: Millis) -> Result<u64> {
+        let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE sessions SET revoked_at = ?3
+                     WHERE app_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+                )?
+                .execute(params![app_id, user_id, now])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        let k = key.clone();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO signing_keys (",
+                signing_key_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                k.id,
+                k.app_id,
+                k.alg,
+                k.private_key,
+                k.public_jwk,
+                k.created_at,
+                k.retired_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_signing_keys(&self, app_id: &str) -> Result<Vec<SigningKey>> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                signing_key_columns!(),
+                " FROM signing_keys WHERE app_id = ?1 ORDER BY created_at DESC, id DESC"
+            ))?
+            .query_map([app_id], signing_key_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE signing_keys SET retired_at = ?2
+                     WHERE app_id = ?1 AND retired_at IS NULL",
+                )?
+                .execute(params![app_id, now])?;
             Ok(count(changed))
         })
         .await

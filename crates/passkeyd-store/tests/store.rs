@@ -8,7 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use passkeyd_store::{
-    ApiKey, App, Ceremony, Passkey, PasskeyUse, SharedStore, StoreError, User, UserUpsert,
+    ApiKey, App, Ceremony, Passkey, PasskeyUse, Session, SharedStore, SigningKey, StoreError, User,
+    UserUpsert,
 };
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -247,6 +248,8 @@ on_both_backends!(
     migrations_are_idempotent,
     concurrent_opens_migrate_once,
     newer_schema_is_refused,
+    sessions,
+    signing_keys,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +375,7 @@ async fn opens_and_pings(db: Db) {
     assert_eq!(store.backend(), expected);
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        1
+        2
     );
 }
 
@@ -1134,7 +1137,7 @@ async fn migrations_are_idempotent(db: Db) {
     }
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        1
+        2
     );
 }
 
@@ -1155,7 +1158,7 @@ async fn concurrent_opens_migrate_once(db: Db) {
     }
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        1
+        2
     );
     db.open().await.ping().await.unwrap();
 }
@@ -1219,4 +1222,142 @@ fn database_name_replacement() {
         "postgresql://u@h/x?sslmode=disable"
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
+
+fn session(user: &User, id: &str, hash: u8, expires_at: i64) -> Session {
+    Session {
+        id: id.into(),
+        app_id: user.app_id.clone(),
+        user_id: user.id.clone(),
+        token_hash: vec![hash; 32],
+        passkey_id: Some("p1".into()),
+        created_at: 10,
+        refreshed_at: 10,
+        verified_at: 10,
+        expires_at,
+        revoked_at: None,
+        user_agent: Some("test".into()),
+        client_ip: Some("127.0.0.1".into()),
+    }
+}
+
+async fn sessions(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    store.create_app(&app("b", 1)).await.unwrap();
+    let alice = user_in(&store, "a", "alice").await;
+    let s1 = session(&alice, "s1", 1, 1000);
+    store.create_session(&s1).await.unwrap();
+    store
+        .create_session(&session(&alice, "s2", 2, 2000))
+        .await
+        .unwrap();
+    assert_conflict(
+        store.create_session(&session(&alice, "s3", 1, 1000)).await,
+        "session_token",
+    );
+    let mut ghost = session(&alice, "s4", 4, 1000);
+    ghost.user_id = "nobody".into();
+    assert_missing(store.create_session(&ghost).await, "user");
+
+    assert_eq!(
+        store.find_session(&[1; 32]).await.unwrap(),
+        Some(s1.clone())
+    );
+    assert_eq!(store.find_session(&[9; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.get_session("a", "s1").await.unwrap(),
+        Some(s1.clone())
+    );
+    assert_eq!(store.get_session("b", "s1").await.unwrap(), None);
+    let listed: Vec<String> = store
+        .list_sessions("a", &alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+
+    // Times only move forward; another app reaches nothing.
+    assert!(store.touch_session("a", "s1", 50).await.unwrap());
+    assert!(store.touch_session("a", "s1", 20).await.unwrap());
+    assert!(store.verify_session("a", "s1", 60).await.unwrap());
+    assert!(!store.touch_session("b", "s1", 70).await.unwrap());
+    let s = store.get_session("a", "s1").await.unwrap().unwrap();
+    assert_eq!((s.refreshed_at, s.verified_at), (50, 60));
+
+    assert!(!store.revoke_session("b", "s1", 80).await.unwrap());
+    assert!(store.revoke_session("a", "s1", 80).await.unwrap());
+    assert!(!store.revoke_session("a", "s1", 81).await.unwrap());
+    assert_eq!(
+        store
+            .get_session("a", "s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(80)
+    );
+    assert!(!store.touch_session("a", "s1", 90).await.unwrap());
+    assert_eq!(store.list_sessions("a", &alice.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .revoke_user_sessions("a", &alice.id, 90)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store
+        .list_sessions("a", &alice.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Expired sessions are purged; deleting the user takes the rest.
+    store
+        .create_session(&session(&alice, "s5", 5, 5000))
+        .await
+        .unwrap();
+    store.purge_expired(1500).await.unwrap();
+    assert_eq!(store.get_session("a", "s1").await.unwrap(), None);
+    assert!(store.get_session("a", "s5").await.unwrap().is_some());
+    assert!(store.delete_user("a", "alice").await.unwrap());
+    assert_eq!(store.get_session("a", "s5").await.unwrap(), None);
+}
+
+async fn signing_keys(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    let key = |id: &str, at: i64| SigningKey {
+        id: id.into(),
+        app_id: "a".into(),
+        alg: "ES256".into(),
+        private_key: vec![1, 2, 3],
+        public_jwk: "{}".into(),
+        created_at: at,
+        retired_at: None,
+    };
+    store.add_signing_key(&key("k1", 10)).await.unwrap();
+    store.add_signing_key(&key("k2", 20)).await.unwrap();
+    let mut ghost = key("k3", 30);
+    ghost.app_id = "nope".into();
+    assert!(store.add_signing_key(&ghost).await.is_err());
+    let ids: Vec<String> = store
+        .list_signing_keys("a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(ids, vec!["k2", "k1"]);
+    assert_eq!(store.retire_signing_keys("a", 40).await.unwrap(), 2);
+    assert_eq!(store.retire_signing_keys("a", 50).await.unwrap(), 0);
+    assert!(store
+        .list_signing_keys("a")
+        .await
+        .unwrap()
+        .iter()
+        .all(|k| k.retired_at == Some(40)));
+    assert!(store.list_signing_keys("b").await.unwrap().is_empty());
 }
