@@ -11,6 +11,7 @@ use crate::ceremony::{
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::secrets;
 use crate::service::{check_external_id, check_text, now_ms, Service};
+use crate::sessions::{NewSession, SessionTransport, TokenIssued};
 use crate::settings::AppContext;
 use crate::views::timestamp;
 use passkeyd_core::error::hex;
@@ -109,6 +110,30 @@ pub struct BrowserStartAuthentication {
 pub struct NonceIssued {
     /// Single-use proof of the ceremony for the app's backend (`POST /v1/nonces/verify`).
     pub nonce: String,
+    /// The session the ceremony started, when the app has sessions on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionIssued>,
+}
+
+/// A session started by a browser ceremony.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionIssued {
+    /// The JWT and the session.
+    #[serde(flatten)]
+    pub issued: TokenIssued,
+    /// The session token, only when `session_transport` was `token` (otherwise it is in an
+    /// HttpOnly cookie the page cannot read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Who is on the other end of a browser call, recorded with the sessions it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// The User-Agent header.
+    pub user_agent: Option<String>,
+    /// The client IP.
+    pub ip: Option<String>,
 }
 
 /// `POST /v1/nonces/verify`.
@@ -252,27 +277,27 @@ impl Service {
             authenticator_attachment: None,
             resident_key: None,
             user_verification: None,
+            reserved_passkey_id: None,
         };
         self.start_registration(app, &start, Channel::Browser).await
     }
 
-    /// The browser finishes a registration and gets a nonce for it.
+    /// The browser finishes a registration and gets a nonce for it (and a session, when the app
+    /// has them: the user just proved possession of the new passkey).
     pub async fn browser_finish_registration(
         &self,
         app: &AppContext,
         req: &FinishCeremony,
-    ) -> ApiResult<NonceIssued> {
+        client: &Client,
+    ) -> ApiResult<(NonceIssued, Option<NewSession>)> {
         let passkey = self.finish_registration(app, req, Channel::Browser).await?;
-        self.issue_nonce(
-            app,
-            NonceClaims {
-                external_id: passkey.external_id,
-                passkey_id: passkey.id,
-                kind: "registration".into(),
-                user_verified: passkey.user_verified,
-            },
-        )
-        .await
+        let claims = NonceClaims {
+            external_id: passkey.external_id,
+            passkey_id: passkey.id,
+            kind: "registration".into(),
+            user_verified: passkey.user_verified,
+        };
+        self.finish_browser_ceremony(app, req, client, claims).await
     }
 
     /// The browser starts a sign-in: for a transaction's user, or discoverable.
@@ -307,28 +332,63 @@ impl Service {
             .await
     }
 
-    /// The browser finishes a sign-in and gets a nonce for it.
+    /// The browser finishes a sign-in and gets a nonce for it (and a session, when the app has
+    /// them).
     pub async fn browser_finish_authentication(
         &self,
         app: &AppContext,
         req: &FinishCeremony,
-    ) -> ApiResult<NonceIssued> {
+        client: &Client,
+    ) -> ApiResult<(NonceIssued, Option<NewSession>)> {
         let done = self
             .finish_authentication(app, req, Channel::Browser)
             .await?;
-        self.issue_nonce(
-            app,
-            NonceClaims {
-                external_id: done.user.external_id,
-                passkey_id: done.passkey.id,
-                kind: "authentication".into(),
-                user_verified: done.user_verified,
-            },
-        )
-        .await
+        let claims = NonceClaims {
+            external_id: done.user.external_id,
+            passkey_id: done.passkey.id,
+            kind: "authentication".into(),
+            user_verified: done.user_verified,
+        };
+        self.finish_browser_ceremony(app, req, client, claims).await
     }
 
-    async fn issue_nonce(&self, app: &AppContext, claims: NonceClaims) -> ApiResult<NonceIssued> {
+    async fn finish_browser_ceremony(
+        &self,
+        app: &AppContext,
+        req: &FinishCeremony,
+        client: &Client,
+        claims: NonceClaims,
+    ) -> ApiResult<(NonceIssued, Option<NewSession>)> {
+        let session = if app.settings.sessions {
+            Some(
+                self.create_session(
+                    app,
+                    &claims.external_id,
+                    &claims.passkey_id,
+                    client.user_agent.as_deref(),
+                    client.ip.as_deref(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let nonce = self.issue_nonce(app, claims).await?;
+        let transport = req.session_transport.unwrap_or_default();
+        let issued = session.as_ref().map(|s| SessionIssued {
+            issued: s.issued.clone(),
+            token: (transport == SessionTransport::Token).then(|| s.token.clone()),
+        });
+        Ok((
+            NonceIssued {
+                nonce,
+                session: issued,
+            },
+            session.filter(|_| transport == SessionTransport::Cookie),
+        ))
+    }
+
+    async fn issue_nonce(&self, app: &AppContext, claims: NonceClaims) -> ApiResult<String> {
         let nonce = format!(
             "nonce_{}",
             passkeyd_core::b64::encode(&secrets::random_bytes(32)?)
@@ -343,7 +403,7 @@ impl Service {
                 expires_at: now_ms() + NONCE_TTL_MS,
             })
             .await?;
-        Ok(NonceIssued { nonce })
+        Ok(nonce)
     }
 
     /// Trades a nonce for what it proves, exactly once.

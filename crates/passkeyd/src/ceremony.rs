@@ -27,6 +27,9 @@ enum CeremonyData {
     Registration {
         state: RegistrationState,
         passkey_name: Option<String>,
+        /// The id the passkey gets (an unverified passkey already has one).
+        #[serde(default)]
+        passkey_id: Option<String>,
     },
     Authentication {
         state: AuthenticationState,
@@ -51,6 +54,8 @@ pub enum Channel {
     Backend,
     /// The public browser endpoints.
     Browser,
+    /// The signed-in user's own endpoints (`/v1/me`).
+    Session,
 }
 
 impl Channel {
@@ -59,6 +64,7 @@ impl Channel {
         match self {
             Channel::Backend => base.to_owned(),
             Channel::Browser => format!("browser_{base}"),
+            Channel::Session => format!("session_{base}"),
         }
     }
 }
@@ -90,6 +96,11 @@ pub struct StartRegistration {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub user_verification: Option<UserVerification>,
+    /// The id the new passkey will have (set internally for unverified passkeys; never read
+    /// from a request).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub reserved_passkey_id: Option<String>,
 }
 
 /// A started registration: the options to pass to `navigator.credentials.create()`.
@@ -113,6 +124,10 @@ pub struct FinishCeremony {
     /// The browser's `PublicKeyCredential.toJSON()`.
     #[schema(value_type = Object)]
     pub credential: Box<RawValue>,
+    /// Browser sign-ins with sessions on: `cookie` (default) sets an HttpOnly cookie; `token`
+    /// returns the session token in the body for an SDK that holds it. Ignored elsewhere.
+    #[serde(default)]
+    pub session_transport: Option<crate::sessions::SessionTransport>,
 }
 
 /// A finished registration.
@@ -248,6 +263,7 @@ impl Service {
         let data = CeremonyData::Registration {
             state,
             passkey_name: req.passkey_name.as_ref().map(|n| n.trim().to_owned()),
+            passkey_id: req.reserved_passkey_id.clone(),
         };
         let (ceremony_id, expires_at) = self.put_ceremony(app, Some(&user), &data, channel).await?;
         Ok(RegistrationStarted {
@@ -270,6 +286,7 @@ impl Service {
         let CeremonyData::Registration {
             state,
             passkey_name,
+            passkey_id,
         } = data
         else {
             return Err(ceremony_not_found(&req.ceremony_id));
@@ -305,7 +322,10 @@ impl Service {
             unique_name(&base, &existing)
         });
         let passkey = Passkey {
-            id: secrets::new_id("pk")?,
+            id: match passkey_id {
+                Some(id) => id,
+                None => secrets::new_id("pk")?,
+            },
             app_id: app.id.clone(),
             user_id: user_id.clone(),
             user_external_id: String::new(),

@@ -89,6 +89,9 @@ pub enum AppsCommand {
     Update(AppUpdateArgs),
     /// Delete an app with all its users, passkeys and keys.
     Delete(AppIdArgs),
+    /// Rotate the key that signs the app's session JWTs. Tokens signed with the old key stay
+    /// verifiable (it stays in the JWKS) until they expire.
+    RotateSigningKey(AppIdArgs),
 }
 
 /// `--json`
@@ -150,6 +153,15 @@ pub struct AppSettingArgs {
     /// Seconds a started ceremony stays usable, 30 to 3600 (default 300).
     #[arg(long, value_name = "SECONDS")]
     pub challenge_ttl_seconds: Option<u32>,
+    /// Browser sign-ins create sessions (a JWT and a refreshing session token): on or off.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub sessions: Option<String>,
+    /// Seconds a session JWT is valid, 30 to 3600 (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub session_jwt_ttl_seconds: Option<u32>,
+    /// Seconds a session lasts, 300 to 31536000 (default 7 days).
+    #[arg(long, value_name = "SECONDS")]
+    pub session_ttl_seconds: Option<u32>,
 }
 
 /// `passkeyd apps create`

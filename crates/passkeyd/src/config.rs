@@ -165,6 +165,7 @@ pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Resu
     // The demo page runs for the out-of-the-box localhost app only: an app configured for a real
     // host belongs to its operator, who did not ask for a demo on their domain.
     default_app.demo = hostname.is_none();
+    default_app.sessions = hostname.is_none();
     if let Some(max) = max_passkeys {
         default_app.max_passkeys_per_user = max;
     }

@@ -126,6 +126,14 @@ impl ApiError {
             "The nonce is unknown, used already, expired, or belongs to another app.",
         ),
         ("app_not_found", Kind::NotFound, "No app with this id."),
+        ("invalid_session", Kind::Unauthenticated, "No live session: the cookie or session token is missing, unknown, revoked or expired."),
+        ("invalid_token", Kind::Refused, "The session JWT is malformed, forged, expired, revoked, or for another app."),
+        ("session_not_found", Kind::NotFound, "The app has no live session with this id."),
+        (
+            "reverification_required",
+            Kind::Forbidden,
+            "The action needs a passkey verification within the app's reverification window; verify again and retry.",
+        ),
         (
             "origin_not_allowed",
             Kind::Forbidden,

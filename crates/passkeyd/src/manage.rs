@@ -115,6 +115,9 @@ pub async fn apps(store: &SharedStore, command: &AppsCommand) -> Outcome {
         AppsCommand::Show(args) => (show_app(store, &args.id).await, args.json.json),
         AppsCommand::Update(args) => (update_app(store, args).await, args.json.json),
         AppsCommand::Delete(args) => (delete_app(store, &args.id).await, args.json.json),
+        AppsCommand::RotateSigningKey(args) => {
+            (rotate_signing_key(store, &args.id).await, args.json.json)
+        }
     };
     outcome(result, json)
 }
@@ -243,6 +246,15 @@ fn apply(settings: &mut AppSettings, args: &AppSettingArgs) -> ApiResult<()> {
     if let Some(v) = args.challenge_ttl_seconds {
         settings.challenge_ttl_seconds = v;
     }
+    if let Some(v) = &args.sessions {
+        settings.sessions = v == "on";
+    }
+    if let Some(v) = args.session_jwt_ttl_seconds {
+        settings.session_jwt_ttl_seconds = v;
+    }
+    if let Some(v) = args.session_ttl_seconds {
+        settings.session_ttl_seconds = v;
+    }
     settings.validate()
 }
 
@@ -343,6 +355,18 @@ async fn delete_app(store: &SharedStore, id: &str) -> ApiResult<serde_json::Valu
     refuse_if_managed(id, &settings)?;
     store.delete_app(id).await?;
     to_json(&serde_json::json!({ "deleted": id }))
+}
+
+async fn rotate_signing_key(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
+    let (app, _) = load_app(store, id).await?;
+    let service = crate::service::Service {
+        store: store.clone(),
+        names: crate::views::AuthenticatorNames::default(),
+    };
+    let kid = service
+        .rotate_signing_key(&crate::settings::AppContext::from_app(&app)?)
+        .await?;
+    to_json(&serde_json::json!({ "app": id, "kid": kid }))
 }
 
 async fn create_key(

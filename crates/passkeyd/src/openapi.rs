@@ -312,9 +312,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
             "The app's secret API key (`pkd_sk_...`), made with `passkeyd keys create`.",
         ))
         .build();
-    doc.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(SECURITY_SCHEME, SecurityScheme::Http(key));
+    let session = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("session token")
+        .description(Some(
+            "A session: the HttpOnly `passkeyd_session` cookie a browser sign-in sets, or its token (`pkd_st_...`) as a Bearer token.",
+        ))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(SECURITY_SCHEME, SecurityScheme::Http(key));
+    components.add_security_scheme("session", SecurityScheme::Http(session));
     doc
 }
 
@@ -373,6 +380,21 @@ mod tests {
         ("/v1/apps/{app_id}/registrations/finish", &["post"]),
         ("/v1/apps/{app_id}/authentications/start", &["post"]),
         ("/v1/apps/{app_id}/authentications/finish", &["post"]),
+        ("/v1/apps/{app_id}/.well-known/jwks.json", &["get"]),
+        ("/v1/users/{external_id}/sessions", &["get", "delete"]),
+        ("/v1/sessions/{session_id}", &["delete"]),
+        ("/v1/sessions/verify", &["post"]),
+        ("/v1/me", &["get"]),
+        ("/v1/me/session/refresh", &["post"]),
+        ("/v1/me/session/signout", &["post"]),
+        ("/v1/me/passkeys", &["get", "post"]),
+        ("/v1/me/passkeys/{passkey_id}", &["get", "patch", "delete"]),
+        (
+            "/v1/me/passkeys/{passkey_id}/attempt_verification",
+            &["post"],
+        ),
+        ("/v1/me/reverify/start", &["post"]),
+        ("/v1/me/reverify/finish", &["post"]),
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/metrics", &["get"]),
@@ -499,7 +521,11 @@ mod tests {
         for (path, method, op) in operations(&doc) {
             let responses = op["responses"].as_object().unwrap();
             // The public browser endpoints take no key; everything else under /v1 does.
-            let backend = path.starts_with("/v1/") && !path.starts_with("/v1/apps/");
+            // The public browser endpoints take no key, and /v1/me takes a session; everything
+            // else under /v1 takes the app's key.
+            let backend = path.starts_with("/v1/")
+                && !path.starts_with("/v1/apps/")
+                && !path.starts_with("/v1/me");
             if backend {
                 assert!(
                     responses
@@ -531,6 +557,16 @@ mod tests {
                         == path.matches('{').count(),
                     "{method} {path} documents the wrong path parameters: {}",
                     op["parameters"]
+                );
+            } else if path.starts_with("/v1/me") {
+                assert_eq!(
+                    op["security"][0]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .collect::<Vec<_>>(),
+                    ["session"],
+                    "{method} {path} takes a session"
                 );
             } else {
                 assert!(op.get("security").is_none(), "{method} {path} needs no key");
@@ -654,8 +690,13 @@ mod tests {
                     "{method} {path} {status} names no code: {text}"
                 );
                 for code in named {
+                    // /v1/me answers Clerk's statuses: conflicts are 403 and invalid requests 422.
+                    let me_status = path.starts_with("/v1/me")
+                        && ((status == "403" && table.contains(&(code.to_owned(), "409".into())))
+                            || (status == "422"
+                                && table.contains(&(code.to_owned(), "400".into()))));
                     assert!(
-                        table.contains(&(code.to_owned(), status.clone())),
+                        me_status || table.contains(&(code.to_owned(), status.clone())),
                         "{method} {path} {status}: `{code}` is not a {status} code"
                     );
                 }

@@ -6,6 +6,7 @@ mod browser;
 mod demo;
 mod extract;
 pub(crate) mod handlers;
+mod me;
 pub mod router;
 
 use crate::error::{ApiError, Kind};

@@ -78,6 +78,49 @@ pub struct AppSettings {
     /// Serve the demo page and its demo backend for this app (the default localhost app only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub demo: bool,
+    /// A sign-in from the browser creates a session (JWT + refreshing session token).
+    #[serde(default)]
+    pub sessions: bool,
+    /// Seconds a session JWT is valid (30 to 3600).
+    #[serde(default = "default_jwt_ttl")]
+    pub session_jwt_ttl_seconds: u32,
+    /// Seconds a session lasts without signing in again (300 to 31,536,000).
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl_seconds: u32,
+    /// How recent a passkey verification must be for a sensitive action (30 to 86,400 seconds).
+    #[serde(default = "default_reverification")]
+    pub reverification_seconds: u32,
+    /// The signed-in user's actions that need a recent verification.
+    #[serde(default = "default_sensitive")]
+    pub reverification_required_for: Vec<SensitiveAction>,
+}
+
+/// An action of the signed-in user that may require a recent passkey verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensitiveAction {
+    /// Deleting a passkey (required by default: it can lock the user out).
+    DeletePasskey,
+    /// Adding a passkey.
+    CreatePasskey,
+    /// Renaming a passkey.
+    RenamePasskey,
+}
+
+fn default_jwt_ttl() -> u32 {
+    300
+}
+
+fn default_session_ttl() -> u32 {
+    7 * 24 * 3600
+}
+
+fn default_reverification() -> u32 {
+    300
+}
+
+fn default_sensitive() -> Vec<SensitiveAction> {
+    vec![SensitiveAction::DeletePasskey]
 }
 
 fn default_algorithms() -> Vec<i64> {
@@ -112,6 +155,11 @@ impl AppSettings {
             challenge_ttl_seconds: DEFAULT_CHALLENGE_TTL,
             managed_by_config: false,
             demo: false,
+            sessions: false,
+            session_jwt_ttl_seconds: default_jwt_ttl(),
+            session_ttl_seconds: default_session_ttl(),
+            reverification_seconds: default_reverification(),
+            reverification_required_for: default_sensitive(),
         }
     }
 
@@ -153,7 +201,40 @@ impl AppSettings {
                 ),
             ));
         }
+        let range = |field: &str, value: u32, min: u32, max: u32| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ApiError::invalid(
+                    field,
+                    format!("must be {min} to {max} seconds, got {value}"),
+                ))
+            }
+        };
+        range(
+            "session_jwt_ttl_seconds",
+            self.session_jwt_ttl_seconds,
+            30,
+            3600,
+        )?;
+        range(
+            "session_ttl_seconds",
+            self.session_ttl_seconds,
+            300,
+            31_536_000,
+        )?;
+        range(
+            "reverification_seconds",
+            self.reverification_seconds,
+            30,
+            86_400,
+        )?;
         Ok(())
+    }
+
+    /// Whether `action` needs a recent verification.
+    pub fn needs_reverification(&self, action: SensitiveAction) -> bool {
+        self.reverification_required_for.contains(&action)
     }
 
     /// The relying party these settings describe; the error names the field at fault.

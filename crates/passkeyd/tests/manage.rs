@@ -973,3 +973,37 @@ fn an_app_dropped_from_the_file_returns_to_the_cli() {
     )
     .ok_json();
 }
+
+/// `apps rotate-signing-key` makes a new session signing key; both stay in the JWKS.
+#[test]
+fn the_session_signing_key_rotates() {
+    let data = TempDir::new("rotate");
+    let first = cli(&data, &["apps", "rotate-signing-key", "default", "--json"]).ok_json();
+    let second = cli(&data, &["apps", "rotate-signing-key", "default", "--json"]).ok_json();
+    assert!(first["kid"].as_str().unwrap().starts_with("kid_"));
+    assert_ne!(first["kid"], second["kid"]);
+    cli(&data, &["apps", "rotate-signing-key", "nope", "--json"]).refused("app_not_found");
+    let server = Server::start(passkeyd(&data));
+    let jwks = http(
+        &server.address,
+        "GET",
+        "/v1/apps/default/.well-known/jwks.json",
+        "",
+        None,
+    );
+    let kids: Vec<String> = jwks.json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kids.contains(&second["kid"].as_str().unwrap().to_owned()),
+        "{kids:?}"
+    );
+    assert!(
+        kids.contains(&first["kid"].as_str().unwrap().to_owned()),
+        "retired keys stay published for a JWT lifetime: {kids:?}"
+    );
+    server.stop();
+}

@@ -4,10 +4,11 @@
 //! origins (a foreign `Origin` is refused), and the rate limits.
 
 use super::extract::{Json, Tenant};
+use super::me::with_session_cookie;
 use super::AppState;
 use crate::browser::{
-    AuthenticateTransaction, BrowserStartAuthentication, BrowserStartRegistration, NonceClaims,
-    NonceIssued, RegisterTransaction, Transaction, TransactionKind, VerifyNonce,
+    AuthenticateTransaction, BrowserStartAuthentication, BrowserStartRegistration, Client,
+    NonceClaims, NonceIssued, RegisterTransaction, Transaction, TransactionKind, VerifyNonce,
 };
 use crate::ceremony::{AuthenticationStarted, FinishCeremony, RegistrationStarted};
 use crate::error::{ApiError, ApiResult, Kind};
@@ -45,9 +46,14 @@ fn client_ip(state: &AppState, request: &Request) -> IpAddr {
 }
 
 /// CORS headers that let the app's page read the answer (errors included).
-fn allow_origin(headers: &mut HeaderMap, origin: &HeaderValue) {
+pub(super) fn allow_origin(headers: &mut HeaderMap, origin: &HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    // Sign-ins set the session cookie; the SDK sends it back to /v1/me with credentials.
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("retry-after, x-request-id"),
@@ -127,6 +133,15 @@ pub async fn public_app(
             response
         }
         Ok(()) => {
+            let client = Client {
+                user_agent: request
+                    .headers()
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                ip: Some(ip.to_string()),
+            };
+            request.extensions_mut().insert(client);
             request.extensions_mut().insert(PublicApp(app));
             next.run(request).await
         }
@@ -293,10 +308,19 @@ pub async fn browser_start_registration(
 pub async fn browser_finish_registration(
     State(state): State<AppState>,
     Extension(PublicApp(app)): Extension<PublicApp>,
+    Extension(client): Extension<Client>,
     Json(req): Json<FinishCeremony>,
-) -> ApiResult<axum::Json<NonceIssued>> {
-    let result = state.service.browser_finish_registration(&app, &req).await;
-    count(&state, "browser_registration_finish", result).map(axum::Json)
+) -> ApiResult<Response> {
+    let result = state
+        .service
+        .browser_finish_registration(&app, &req, &client)
+        .await;
+    let (issued, session) = count(&state, "browser_registration_finish", result)?;
+    Ok(with_session_cookie(
+        &app,
+        axum::Json(issued).into_response(),
+        session.as_ref(),
+    ))
 }
 
 /// The browser starts a sign-in: for a transaction's user, or discoverable (also autofill).
@@ -352,13 +376,19 @@ pub async fn browser_start_authentication(
 pub async fn browser_finish_authentication(
     State(state): State<AppState>,
     Extension(PublicApp(app)): Extension<PublicApp>,
+    Extension(client): Extension<Client>,
     Json(req): Json<FinishCeremony>,
-) -> ApiResult<axum::Json<NonceIssued>> {
+) -> ApiResult<Response> {
     let result = state
         .service
-        .browser_finish_authentication(&app, &req)
+        .browser_finish_authentication(&app, &req, &client)
         .await;
-    count(&state, "browser_authentication_finish", result).map(axum::Json)
+    let (issued, session) = count(&state, "browser_authentication_finish", result)?;
+    Ok(with_session_cookie(
+        &app,
+        axum::Json(issued).into_response(),
+        session.as_ref(),
+    ))
 }
 
 /// The paths of this file, for the OpenAPI document.

@@ -49,6 +49,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()` (for calls whose every
+/// member is optional). Anything else is read as [`Json`] reads it.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    Kind::Invalid,
+                    "body_too_large",
+                    format!("the body is larger than {BODY_LIMIT} bytes"),
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(v) => Ok(OptionalJson(v)),
+            Err(e) if e.inner().is_data() => Err(ApiError::new(
+                Kind::Invalid,
+                "invalid_request",
+                e.to_string(),
+            )),
+            Err(e) => Err(ApiError::new(Kind::Invalid, "invalid_json", e.to_string())),
+        }
+    }
+}
+
 /// The app a backend call acts for, decided by its `Authorization: Bearer <secret key>`.
 pub struct Tenant(pub AppContext);
 

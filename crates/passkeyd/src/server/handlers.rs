@@ -511,6 +511,7 @@ impl utoipa::OpenApi for crate::openapi::Endpoints {
     fn openapi() -> utoipa::openapi::OpenApi {
         let mut doc = <Paths as utoipa::OpenApi>::openapi();
         doc.merge(<super::browser::BrowserPaths as utoipa::OpenApi>::openapi());
+        doc.merge(<super::me::MePaths as utoipa::OpenApi>::openapi());
         doc
     }
 }

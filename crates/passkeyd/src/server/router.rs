@@ -6,12 +6,12 @@ use super::browser::{
     browser_start_registration, create_authenticate_transaction, create_register_transaction,
     preflight, public_app, verify_nonce,
 };
-use super::demo;
 use super::extract::BODY_LIMIT;
 use super::handlers::*;
+use super::{demo, me};
 use super::{finish, remember_route, AppState};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Router};
 
 /// The whole application.
@@ -42,7 +42,52 @@ pub fn router(state: AppState) -> Router {
             "/v1/transactions/authenticate",
             post(create_authenticate_transaction),
         )
-        .route("/v1/nonces/verify", post(verify_nonce));
+        .route("/v1/nonces/verify", post(verify_nonce))
+        .route(
+            "/v1/users/{external_id}/sessions",
+            get(me::list_user_sessions).delete(me::revoke_user_sessions),
+        )
+        .route("/v1/sessions/{session_id}", delete(me::revoke_session))
+        .route("/v1/sessions/verify", post(me::verify_session_token));
+
+    // The signed-in user's own endpoints: a session (cookie or Bearer session token), CORS for
+    // the session's app, CSRF checks on cookie calls (all in `me_gate`).
+    let signed_in = Router::new()
+        .route("/v1/me", get(me::get_me).options(preflight))
+        .route(
+            "/v1/me/session/refresh",
+            post(me::refresh_session).options(preflight),
+        )
+        .route(
+            "/v1/me/session/signout",
+            post(me::sign_out).options(preflight),
+        )
+        .route(
+            "/v1/me/passkeys",
+            get(me::list_my_passkeys)
+                .post(me::create_my_passkey)
+                .options(preflight),
+        )
+        .route(
+            "/v1/me/passkeys/{passkey_id}",
+            get(me::get_my_passkey)
+                .patch(me::rename_my_passkey)
+                .delete(me::delete_my_passkey)
+                .options(preflight),
+        )
+        .route(
+            "/v1/me/passkeys/{passkey_id}/attempt_verification",
+            post(me::attempt_verification).options(preflight),
+        )
+        .route(
+            "/v1/me/reverify/start",
+            post(me::start_reverification).options(preflight),
+        )
+        .route(
+            "/v1/me/reverify/finish",
+            post(me::finish_reverification).options(preflight),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), me::me_gate));
 
     // Public browser endpoints: no secret; the app id is in the path, CORS allows exactly the
     // app's origins, and rate limits apply (all in `public_app`).
@@ -63,7 +108,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/apps/{app_id}/authentications/finish",
             post(browser_finish_authentication).options(preflight),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), public_app));
+        .route_layer(middleware::from_fn_with_state(state.clone(), public_app))
+        .route("/v1/apps/{app_id}/.well-known/jwks.json", get(me::jwks));
 
     // The browser SDK, for every app's pages; and the demo page with its demo backend (the
     // demo app only; cookie session, same-origin checks in `server/demo.rs`).
@@ -95,6 +141,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(backend)
         .merge(public)
+        .merge(signed_in)
         .merge(demo)
         .merge(operations)
         .fallback(route_not_found)

@@ -16,4 +16,5 @@ mod operations;
 mod passkeys;
 mod registration;
 mod sdk;
+mod sessions;
 mod users;
