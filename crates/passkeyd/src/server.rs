@@ -231,6 +231,30 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
+/// Counts a ceremony step's outcome (`ok` or the error code) and passes the result on.
+pub(crate) fn count<T>(
+    state: &AppState,
+    step: &str,
+    result: crate::error::ApiResult<T>,
+) -> crate::error::ApiResult<T> {
+    state
+        .metrics
+        .ceremony(step, result.as_ref().map_or_else(|e| e.code, |_| "ok"));
+    result
+}
+
+/// The value of a cookie, from every `Cookie` header of a request.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
+}
+
 /// An empty body, for 204 answers.
 pub fn no_content() -> Response {
     (StatusCode::NO_CONTENT, Body::empty()).into_response()

@@ -5,7 +5,7 @@
 
 use super::extract::{Json, Tenant};
 use super::me::with_session_cookie;
-use super::AppState;
+use super::{count, AppState};
 use crate::browser::{
     AuthenticateTransaction, BrowserStartAuthentication, BrowserStartRegistration, Client,
     NonceClaims, NonceIssued, RegisterTransaction, Transaction, TransactionKind, VerifyNonce,
@@ -60,6 +60,30 @@ pub(super) fn allow_origin(headers: &mut HeaderMap, origin: &HeaderValue) {
     );
 }
 
+/// The answer to a CORS preflight from an allowed origin.
+pub(super) fn preflight_response(
+    origin: &HeaderValue,
+    methods: &'static str,
+    headers: &'static str,
+) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    allow_origin(h, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(headers),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
 /// The gate of every public endpoint: finds the app, applies CORS (preflights answered here),
 /// refuses foreign origins, and applies the rate limits.
 pub async fn public_app(
@@ -98,24 +122,10 @@ pub async fn public_app(
         }
     }
     if request.method() == Method::OPTIONS {
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        if let Some(origin) = &origin {
-            let headers = response.headers_mut();
-            allow_origin(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST, OPTIONS"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("content-type"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-        }
-        return response;
+        return match &origin {
+            Some(origin) => preflight_response(origin, "POST, OPTIONS", "content-type"),
+            None => StatusCode::NO_CONTENT.into_response(),
+        };
     }
     let ip = client_ip(&state, &request);
     let mut response = match state.limits.check(ip, &app.id) {
@@ -155,13 +165,6 @@ pub async fn public_app(
 /// Answers a preflight; [`public_app`] does the work before this is reached.
 pub async fn preflight() -> StatusCode {
     StatusCode::NO_CONTENT
-}
-
-fn count<T>(state: &AppState, step: &str, result: ApiResult<T>) -> ApiResult<T> {
-    state
-        .metrics
-        .ceremony(step, result.as_ref().map_or_else(|e| e.code, |_| "ok"));
-    result
 }
 
 /// Creates a transaction that lets the browser register a passkey for the user (created if new).

@@ -161,18 +161,6 @@ fn session_row_id(token: &str) -> String {
     format!("demo:{}", hex(&secrets::hash_key(token)))
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
 /// The signed-in demo user.
 pub struct DemoUser {
     external_id: String,
@@ -185,7 +173,7 @@ impl FromRequestParts<AppState> for DemoUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let not_signed_in =
             || ApiError::new(Kind::Unauthenticated, "not_signed_in", "sign in first");
-        let token = cookie_token(parts).ok_or_else(not_signed_in)?;
+        let token = super::cookie(&parts.headers, COOKIE).ok_or_else(not_signed_in)?;
         let row = state
             .service
             .store

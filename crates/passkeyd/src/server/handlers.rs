@@ -2,7 +2,7 @@
 //! status and a body. No logic and no SQL live here. Named `<verb>_<resource>`.
 
 use super::extract::{Json, Tenant};
-use super::{no_content, AppState};
+use super::{count, no_content, AppState};
 use crate::ceremony::{
     AuthenticationFinished, AuthenticationStarted, Channel, FinishCeremony, RegistrationFinished,
     RegistrationStarted, StartAuthentication, StartRegistration,
@@ -15,14 +15,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-
-/// Counts a ceremony step's outcome and passes the result on.
-fn count<T>(state: &AppState, step: &str, result: ApiResult<T>) -> ApiResult<T> {
-    state
-        .metrics
-        .ceremony(step, result.as_ref().map_or_else(|e| e.code, |_| "ok"));
-    result
-}
 
 /// Creates a user, or updates its names.
 ///

@@ -5,7 +5,7 @@
 //! 403 when not allowed (a full passkey list, a stale verification), 404 when not found, 422 when
 //! invalid.
 
-use super::browser::allow_origin;
+use super::browser::{allow_origin, preflight_response};
 use super::extract::{Json, OptionalJson, Tenant};
 use super::{no_content, AppState};
 use crate::ceremony::{AuthenticationStarted, FinishCeremony};
@@ -74,18 +74,6 @@ fn clear_cookie(app: &AppContext, response: &mut Response) {
     }
 }
 
-fn cookie_token(request: &Request) -> Option<String> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
 fn bearer_token(request: &Request) -> Option<String> {
     request
         .headers()
@@ -115,32 +103,22 @@ pub async fn me_gate(State(state): State<AppState>, mut request: Request, next: 
         .and_then(|o| o.to_str().ok())
         .map(str::to_owned);
     if request.method() == Method::OPTIONS {
-        let Some(o) = origin_text.filter(|_| true) else {
+        let (Some(origin), Some(text)) = (&origin, &origin_text) else {
             return StatusCode::NO_CONTENT.into_response();
         };
-        if !any_app_allows(&state, &o).await {
-            return forbidden_origin(&o).into_response();
+        if !any_app_allows(&state, text).await {
+            return forbidden_origin(text).into_response();
         }
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        if let Some(origin) = &origin {
-            let headers = response.headers_mut();
-            allow_origin(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("content-type, authorization"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-        }
-        return response;
+        return preflight_response(
+            origin,
+            "GET, POST, PATCH, DELETE, OPTIONS",
+            "content-type, authorization",
+        );
     }
-    let (token, by_cookie) = match (bearer_token(&request), cookie_token(&request)) {
+    let (token, by_cookie) = match (
+        bearer_token(&request),
+        super::cookie(request.headers(), COOKIE),
+    ) {
         (Some(t), _) => (t, false),
         (None, Some(t)) => (t, true),
         (None, None) => {
