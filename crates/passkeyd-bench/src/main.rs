@@ -301,6 +301,14 @@ async fn seed_store(args: &Args, passkeyd: &Path, storage: &Storage) -> Result<S
         args.batch,
     )
     .await?;
+    let seconds = match &storage.database_url {
+        Some(url) => {
+            let started = std::time::Instant::now();
+            server::analyze(url).await?;
+            seconds + started.elapsed().as_secs_f64()
+        }
+        None => seconds,
+    };
     if let (Some(dir), StoreArg::Sqlite) = (&args.data_dir, args.store) {
         let record = json!({
             "seed": hex(&population.seed),
