@@ -348,6 +348,19 @@ pub trait Store: Send + Sync + 'static {
     /// Writes back a sign-in; false if the passkey is gone.
     async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool>;
 
+    /// Imports users and passkeys in bulk, in one transaction per call: for migrations from
+    /// another provider and for the benchmark's seeding, where inserting a million rows one
+    /// registration at a time would take hours.
+    ///
+    /// Every row is written as given (ids, handles, counters and times included); a passkey's
+    /// `user_external_id` is ignored, as on insert. The per-user passkey limit is not checked:
+    /// the rows come from a system that already enforced its own. Any conflict (a duplicated
+    /// id, external id, user handle or credential id, against stored rows or within the batch)
+    /// fails the whole batch with `Conflict`, and nothing of it is stored. A passkey whose owner
+    /// is neither in `users` nor stored in the passkey's app fails it with `Missing("user")`; a
+    /// user whose app does not exist, with `Missing("app")`.
+    async fn import(&self, users: &[User], passkeys: &[Passkey]) -> Result<()>;
+
     /// Stores a started ceremony.
     async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()>;
     /// Removes and returns a ceremony in one atomic step, expired or not (the caller tells the
@@ -383,6 +396,25 @@ pub trait Store: Send + Sync + 'static {
     async fn list_signing_keys(&self, app_id: &str) -> Result<Vec<SigningKey>>;
     /// Retires every active signing key of an app; how many.
     async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64>;
+}
+
+/// The owners an import must look up in the database: the `(app_id, user_id)` of every passkey
+/// whose owner is not among the imported users. An owner that is imported, but into another app
+/// than its passkey, fails the import with `Missing("user")` here, before anything is written.
+fn owners_to_check<'a>(users: &[User], passkeys: &'a [Passkey]) -> Result<Vec<(&'a str, &'a str)>> {
+    let imported: std::collections::HashMap<&str, &str> = users
+        .iter()
+        .map(|u| (u.id.as_str(), u.app_id.as_str()))
+        .collect();
+    let mut elsewhere = Vec::new();
+    for p in passkeys {
+        match imported.get(p.user_id.as_str()) {
+            Some(app_id) if *app_id == p.app_id => {}
+            Some(_) => return Err(StoreError::Missing("user")),
+            None => elsewhere.push((p.app_id.as_str(), p.user_id.as_str())),
+        }
+    }
+    Ok(elsewhere)
 }
 
 /// A store shared by every request handler.

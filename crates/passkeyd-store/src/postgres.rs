@@ -4,6 +4,7 @@
 //! Statements are prepared once per connection (`prepare_cached`). Atomicity comes from single
 //! statements where one suffices (`DELETE ... RETURNING` takes a ceremony) and from row locks
 //! where a decision reads before it writes (`insert_passkey` locks the owner's row first).
+//! Bulk imports stream rows with `COPY ... (FORMAT binary)` inside one transaction.
 
 use crate::{
     migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
@@ -12,7 +13,9 @@ use crate::{
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::{NoTls, Row};
 
 /// Connections kept open per instance.
@@ -811,6 +814,138 @@ impl Store for PostgresStore {
             )
             .await?;
         Ok(changed > 0)
+    }
+
+    async fn import(&self, users: &[User], passkeys: &[Passkey]) -> Result<()> {
+        let elsewhere = crate::owners_to_check(users, passkeys)?;
+        let mut client = self.client().await?;
+        // On every early return the transaction is dropped, which rolls it back.
+        let tx = client.transaction().await.map_err(from_pg)?;
+        if !elsewhere.is_empty() {
+            let ids: Vec<&str> = elsewhere.iter().map(|(_, user)| *user).collect();
+            let found: std::collections::HashSet<(String, String)> = tx
+                .query("SELECT app_id, id FROM users WHERE id = ANY($1)", &[&ids])
+                .await
+                .map_err(from_pg)?
+                .iter()
+                .map(|row| Ok((column(row, 0)?, column(row, 1)?)))
+                .collect::<Result<_>>()?;
+            // A concurrent deletion after this check is caught by the foreign key at the COPY.
+            if elsewhere
+                .iter()
+                .any(|(app, user)| !found.contains(&((*app).to_owned(), (*user).to_owned())))
+            {
+                return Err(StoreError::Missing("user"));
+            }
+        }
+        // COPY in the binary format: one round trip per table, no statement per row.
+        let sink = tx
+            .copy_in(concat!(
+                "COPY users (",
+                user_columns!(),
+                ") FROM STDIN (FORMAT binary)"
+            ))
+            .await
+            .map_err(from_pg)?;
+        let mut writer = std::pin::pin!(BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+            ],
+        ));
+        for u in users {
+            writer
+                .as_mut()
+                .write(&[
+                    &u.id,
+                    &u.app_id,
+                    &u.external_id,
+                    &u.handle,
+                    &u.username,
+                    &u.display_name,
+                    &u.created_at,
+                    &u.updated_at,
+                ])
+                .await
+                .map_err(from_pg)?;
+        }
+        writer.as_mut().finish().await.map_err(from_pg)?;
+        let sink = tx
+            .copy_in(
+                "COPY passkeys (id, app_id, user_id, name, generated_name, credential_id,
+                     public_key, alg, aaguid, transports, backup_eligible, backup_state,
+                     user_verified, discoverable, attachment, attestation_format,
+                     attestation_type, sign_count, created_at, updated_at, last_used_at)
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await
+            .map_err(from_pg)?;
+        let mut writer = std::pin::pin!(BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::BYTEA,
+                Type::INT8,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BOOL,
+                Type::BOOL,
+                Type::BOOL,
+                Type::BOOL,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+            ],
+        ));
+        for p in passkeys {
+            let transports = serde_json::to_string(&p.transports)
+                .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+            writer
+                .as_mut()
+                .write(&[
+                    &p.id,
+                    &p.app_id,
+                    &p.user_id,
+                    &p.name,
+                    &p.generated_name,
+                    &p.credential_id,
+                    &p.public_key,
+                    &p.alg,
+                    &p.aaguid,
+                    &transports,
+                    &p.backup_eligible,
+                    &p.backup_state,
+                    &p.user_verified,
+                    &p.discoverable,
+                    &p.attachment,
+                    &p.attestation_format,
+                    &p.attestation_type,
+                    &p.sign_count,
+                    &p.created_at,
+                    &p.updated_at,
+                    &p.last_used_at,
+                ])
+                .await
+                .map_err(from_pg)?;
+        }
+        writer.as_mut().finish().await.map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)
     }
 
     async fn put_ceremony(&self, c: &Ceremony) -> Result<()> {

@@ -4,8 +4,8 @@
 //! Every connection is durable and strict: WAL journal, `synchronous=FULL` (a committed
 //! transaction survives a power cut), foreign keys enforced (the cascades depend on it), and a
 //! busy timeout so concurrent writers wait for each other instead of failing. Writes that read
-//! before they write (`insert_passkey`, `upsert_user`, `rename_passkey`) run in `BEGIN IMMEDIATE`
-//! transactions, which take the database's single write lock up front.
+//! before they write (`insert_passkey`, `upsert_user`, `rename_passkey`, `import`) run in
+//! `BEGIN IMMEDIATE` transactions, which take the database's single write lock up front.
 
 use crate::{
     migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
@@ -793,6 +793,95 @@ impl Store for SqliteStore {
             Ok(changed > 0)
         })
         .await
+    }
+
+    async fn import(&self, users: &[User], passkeys: &[Passkey]) -> Result<()> {
+        let elsewhere: Vec<(String, String)> = crate::owners_to_check(users, passkeys)?
+            .into_iter()
+            .map(|(app, user)| (app.to_owned(), user.to_owned()))
+            .collect();
+        let users = users.to_vec();
+        let mut rows = Vec::with_capacity(passkeys.len());
+        for p in passkeys {
+            let transports = serde_json::to_string(&p.transports)
+                .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+            rows.push((p.clone(), transports));
+        }
+        // The closure's own result carries the outcomes that are not database failures.
+        let outcome = self
+            .run(move |c| {
+                // IMMEDIATE takes the write lock up front, so the owner checks below still hold
+                // when the passkeys are written.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut owner =
+                        tx.prepare_cached("SELECT 1 FROM users WHERE app_id = ?1 AND id = ?2")?;
+                    for (app_id, user_id) in &elsewhere {
+                        if owner
+                            .query_row([app_id, user_id], |_| Ok(()))
+                            .optional()?
+                            .is_none()
+                        {
+                            return Ok(Err(StoreError::Missing("user")));
+                        }
+                    }
+                    let mut insert_user = tx.prepare_cached(concat!(
+                        "INSERT INTO users (",
+                        user_columns!(),
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    ))?;
+                    for u in &users {
+                        insert_user.execute(params![
+                            u.id,
+                            u.app_id,
+                            u.external_id,
+                            u.handle,
+                            u.username,
+                            u.display_name,
+                            u.created_at,
+                            u.updated_at
+                        ])?;
+                    }
+                    let mut insert_passkey = tx.prepare_cached(
+                        "INSERT INTO passkeys (id, app_id, user_id, name, generated_name,
+                             credential_id, public_key, alg, aaguid, transports, backup_eligible,
+                             backup_state, user_verified, discoverable, attachment,
+                             attestation_format, attestation_type, sign_count, created_at,
+                             updated_at, last_used_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                             ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                    )?;
+                    for (p, transports) in &rows {
+                        insert_passkey.execute(params![
+                            p.id,
+                            p.app_id,
+                            p.user_id,
+                            p.name,
+                            p.generated_name,
+                            p.credential_id,
+                            p.public_key,
+                            p.alg,
+                            p.aaguid,
+                            transports,
+                            p.backup_eligible,
+                            p.backup_state,
+                            p.user_verified,
+                            p.discoverable,
+                            p.attachment,
+                            p.attestation_format,
+                            p.attestation_type,
+                            p.sign_count,
+                            p.created_at,
+                            p.updated_at,
+                            p.last_used_at
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
     }
 
     async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()> {

@@ -241,6 +241,7 @@ on_both_backends!(
     passkey_sign_count_never_decreases,
     passkey_limit,
     credential_id_conflicts,
+    bulk_import,
     other_apps_rows_are_unreachable,
     ceremonies,
     concurrent_take_ceremony,
@@ -953,6 +954,129 @@ async fn credential_id_conflicts(db: Db) {
         ..passkey(&alice, "p7", 7)
     };
     assert_missing(store.insert_passkey(&no_app, 10).await, "user");
+}
+
+/// A user as the import takes it: every column given by the caller.
+fn imported_user(app_id: &str, n: u32) -> User {
+    User {
+        id: format!("u-{app_id}-{n}"),
+        app_id: app_id.into(),
+        external_id: format!("user-{n}"),
+        handle: format!("handle-{app_id}-{n}").into_bytes(),
+        username: Some(format!("user-{n}@example.com")),
+        display_name: None,
+        created_at: 10 + i64::from(n),
+        updated_at: 20 + i64::from(n),
+    }
+}
+
+async fn bulk_import(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    store.create_app(&app("b", 1)).await.unwrap();
+    let users: Vec<User> = (0..3).map(|n| imported_user("a", n)).collect();
+    // Every column is kept as given, optional ones and a used passkey included.
+    let passkeys = vec![
+        passkey(&users[0], "p0", 5),
+        Passkey {
+            name: Some("Laptop".into()),
+            discoverable: None,
+            attachment: None,
+            transports: vec![],
+            sign_count: 42,
+            last_used_at: Some(99),
+            ..passkey(&users[1], "p1", 6)
+        },
+        passkey(&users[2], "p2", 7),
+    ];
+    store.import(&users, &passkeys).await.unwrap();
+    store.import(&[], &[]).await.unwrap();
+    for (user, p) in users.iter().zip(&passkeys) {
+        assert_eq!(
+            store.get_user("a", &user.external_id).await.unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(
+            store.get_user_by_handle("a", &user.handle).await.unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(
+            store
+                .find_passkey_by_credential("a", &p.credential_id)
+                .await
+                .unwrap(),
+            Some(as_read(p.clone(), user))
+        );
+    }
+
+    // Passkeys for users imported earlier; the per-user limit is not checked.
+    let many: Vec<Passkey> = (0..12)
+        .map(|n| passkey(&users[0], &format!("more-{n}"), 8))
+        .collect();
+    store.import(&[], &many).await.unwrap();
+    assert_eq!(
+        store.list_passkeys("a", &users[0].id).await.unwrap().len(),
+        13
+    );
+
+    // A conflict anywhere in the batch fails all of it: nothing of the batch is stored.
+    let before = db.number("SELECT COUNT(*) FROM users").await;
+    let fresh = imported_user("a", 10);
+    let dup_external = User {
+        id: "u-new".into(),
+        handle: b"new-handle".to_vec(),
+        ..users[1].clone()
+    };
+    assert_conflict(
+        store
+            .import(&[fresh.clone(), dup_external], &[passkey(&fresh, "p10", 9)])
+            .await,
+        "external_id",
+    );
+    let dup_credential = Passkey {
+        id: "p11".into(),
+        ..passkey(&fresh, "p0", 9)
+    };
+    assert_conflict(
+        store
+            .import(std::slice::from_ref(&fresh), &[dup_credential])
+            .await,
+        "credential_id",
+    );
+    let twice = vec![passkey(&fresh, "p12", 9), passkey(&fresh, "p12", 9)];
+    assert!(matches!(
+        store.import(std::slice::from_ref(&fresh), &twice).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(db.number("SELECT COUNT(*) FROM users").await, before);
+    assert_eq!(store.get_user("a", "user-10").await.unwrap(), None);
+    assert_eq!(store.get_passkey("a", "p10").await.unwrap(), None);
+
+    // The owner must exist in the passkey's app, in the batch or stored.
+    let ghost = User {
+        id: "ghost".into(),
+        ..users[0].clone()
+    };
+    assert_missing(
+        store.import(&[], &[passkey(&ghost, "p20", 9)]).await,
+        "user",
+    );
+    let in_b = imported_user("b", 1);
+    let crossing = Passkey {
+        app_id: "a".into(),
+        ..passkey(&in_b, "p21", 9)
+    };
+    assert_missing(
+        store.import(std::slice::from_ref(&in_b), &[crossing]).await,
+        "user",
+    );
+    let stored_elsewhere = Passkey {
+        app_id: "b".into(),
+        ..passkey(&users[0], "p22", 9)
+    };
+    assert_missing(store.import(&[], &[stored_elsewhere]).await, "user");
+    assert_missing(store.import(&[imported_user("zzz", 1)], &[]).await, "app");
+    assert_eq!(store.get_user("b", "user-1").await.unwrap(), None);
 }
 
 async fn other_apps_rows_are_unreachable(db: Db) {
