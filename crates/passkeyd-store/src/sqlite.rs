@@ -17,6 +17,7 @@ use deadpool_sqlite::rusqlite::{
 };
 use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connections kept open; SQLite has one writer at a time, so more would only queue.
@@ -30,6 +31,26 @@ const STATEMENT_CACHE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Pool,
+    /// Serialises this process's writes. SQLite has one write lock per file; writers that meet
+    /// it busy-wait with sleeps of up to 100 ms, which made p99 latency under load hundreds of
+    /// milliseconds. Queueing here instead costs nothing while the lock is free. The busy
+    /// timeout still covers other processes (the CLI) writing at the same time.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How much a write must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// `synchronous=FULL`: the WAL is fsynced at commit, so the write survives a power cut.
+    /// For everything a caller is told is done and must not be undone: registrations, users,
+    /// deletions, keys, revocations.
+    Durable,
+    /// `synchronous=NORMAL`: no fsync at commit (the next durable commit or checkpoint fsyncs
+    /// it). It survives a crash of passkeyd, not a power cut, and is never corrupted. For
+    /// short-lived or advisory rows whose loss is harmless: ceremonies, nonces, sessions'
+    /// refresh times, sign counters and last-use times (a lost counter update only lowers the
+    /// stored count, which a later sign-in exceeds).
+    Relaxed,
 }
 
 impl SqliteStore {
@@ -55,7 +76,10 @@ impl SqliteStore {
             }))
             .build()
             .map_err(|e| StoreError::Backend(format!("SQLite pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        };
         let shown = path.display().to_string();
         store
             .run(move |conn| {
@@ -84,6 +108,24 @@ impl SqliteStore {
             .get()
             .await
             .map_err(|e| StoreError::Backend(format!("cannot open an SQLite connection: {e}")))
+    }
+
+    /// Runs a write: one at a time within this process, at the durability it needs.
+    async fn write<T, F>(&self, durability: Durability, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = self.writer.lock().await;
+        self.run(move |conn| {
+            let level = match durability {
+                Durability::Durable => "FULL",
+                Durability::Relaxed => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", level)?;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors.
@@ -304,7 +346,7 @@ impl Store for SqliteStore {
 
     async fn create_app(&self, app: &App) -> Result<()> {
         let app = app.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             c.prepare_cached(
                 "INSERT INTO apps (id, name, settings, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -323,7 +365,7 @@ impl Store for SqliteStore {
 
     async fn put_app(&self, app: &App) -> Result<()> {
         let app = app.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             c.prepare_cached(
                 "INSERT INTO apps (id, name, settings, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -367,7 +409,7 @@ impl Store for SqliteStore {
 
     async fn update_app(&self, app: &App) -> Result<bool> {
         let app = app.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE apps SET name = ?2, settings = ?3, updated_at = ?4 WHERE id = ?1",
@@ -380,7 +422,7 @@ impl Store for SqliteStore {
 
     async fn delete_app(&self, id: &str) -> Result<bool> {
         let id = id.to_owned();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM apps WHERE id = ?1")?
                 .execute([id])?;
@@ -391,7 +433,7 @@ impl Store for SqliteStore {
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
         let key = key.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             c.prepare_cached(concat!(
                 "INSERT INTO api_keys (",
                 key_columns!(),
@@ -428,7 +470,7 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool> {
         let (app_id, key_id) = (app_id.to_owned(), key_id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE api_keys SET revoked_at = ?3
@@ -456,7 +498,7 @@ impl Store for SqliteStore {
 
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
         let key_id = key_id.to_owned();
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             // Racing requests may finish out of order; the recorded time never moves back.
             c.prepare_cached(
                 "UPDATE api_keys SET last_used_at = ?2
@@ -470,7 +512,7 @@ impl Store for SqliteStore {
 
     async fn upsert_user(&self, user: &UserUpsert) -> Result<(User, bool)> {
         let u = user.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let inserted = tx
                 .prepare_cached(concat!(
@@ -593,7 +635,7 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, app_id: &str, external_id: &str) -> Result<bool> {
         let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM users WHERE app_id = ?1 AND external_id = ?2")?
                 .execute([app_id, external_id])?;
@@ -608,7 +650,7 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
         // The closure's own result carries the outcomes that are not database failures.
         let outcome = self
-            .run(move |c| {
+            .write(Durability::Durable, move |c| {
                 // IMMEDIATE: the count and the insert happen under the write lock, so two
                 // registrations for one user cannot both see room for one more.
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -724,7 +766,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<Option<Passkey>> {
         let (app_id, id, name) = (app_id.to_owned(), id.to_owned(), name.map(str::to_owned));
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             // One transaction, so the passkey returned is the one just renamed.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx
@@ -750,7 +792,7 @@ impl Store for SqliteStore {
 
     async fn delete_passkey(&self, app_id: &str, id: &str) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM passkeys WHERE app_id = ?1 AND id = ?2")?
                 .execute([app_id, id])?;
@@ -761,7 +803,7 @@ impl Store for SqliteStore {
 
     async fn delete_user_passkeys(&self, app_id: &str, user_id: &str) -> Result<u64> {
         let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM passkeys WHERE app_id = ?1 AND user_id = ?2")?
                 .execute([app_id, user_id])?;
@@ -772,7 +814,7 @@ impl Store for SqliteStore {
 
     async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             // MAX keeps the counter and the times from moving back when sign-ins race.
             let changed = c
                 .prepare_cached(
@@ -809,7 +851,7 @@ impl Store for SqliteStore {
         }
         // The closure's own result carries the outcomes that are not database failures.
         let outcome = self
-            .run(move |c| {
+            .write(Durability::Durable, move |c| {
                 // IMMEDIATE takes the write lock up front, so the owner checks below still hold
                 // when the passkeys are written.
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -886,7 +928,7 @@ impl Store for SqliteStore {
 
     async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()> {
         let ceremony = ceremony.clone();
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             c.prepare_cached(
                 "INSERT INTO ceremonies (id, app_id, kind, user_id, data, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -906,7 +948,7 @@ impl Store for SqliteStore {
 
     async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             // One statement: the row is gone the moment it is read, so only one caller gets it.
             c.prepare_cached(
                 "DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2
@@ -933,7 +975,7 @@ impl Store for SqliteStore {
 
     async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2")?
                 .execute([id, app_id])?;
@@ -943,7 +985,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             let ceremonies = c
                 .prepare_cached("DELETE FROM ceremonies WHERE expires_at < ?1")?
                 .execute([now])?;
@@ -957,7 +999,7 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, session: &Session) -> Result<()> {
         let s = session.clone();
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             c.prepare_cached(concat!(
                 "INSERT INTO sessions (",
                 session_columns!(),
@@ -1032,7 +1074,7 @@ impl Store for SqliteStore {
 
     async fn touch_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET refreshed_at = MAX(refreshed_at, ?3)
@@ -1046,7 +1088,7 @@ impl Store for SqliteStore {
 
     async fn verify_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Relaxed, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET verified_at = MAX(verified_at, ?3)
@@ -1060,7 +1102,7 @@ impl Store for SqliteStore {
 
     async fn revoke_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET revoked_at = ?3
@@ -1074,7 +1116,7 @@ impl Store for SqliteStore {
 
     async fn revoke_user_sessions(&self, app_id: &str, user_id: &str, now: Millis) -> Result<u64> {
         let (app_id, user_id) = (app_id.to_owned(), user_id.to_owned());
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET revoked_at = ?3
@@ -1088,7 +1130,7 @@ impl Store for SqliteStore {
 
     async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
         let k = key.clone();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             c.prepare_cached(concat!(
                 "INSERT INTO signing_keys (",
                 signing_key_columns!(),
@@ -1124,7 +1166,7 @@ impl Store for SqliteStore {
 
     async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64> {
         let app_id = app_id.to_owned();
-        self.run(move |c| {
+        self.write(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE signing_keys SET retired_at = ?2
