@@ -359,7 +359,8 @@ impl Service {
         client: &Client,
         claims: NonceClaims,
     ) -> ApiResult<(NonceIssued, Option<NewSession>)> {
-        let session = if app.settings.sessions {
+        let transport = req.session_transport.unwrap_or_default();
+        let session = if app.settings.sessions && transport != SessionTransport::None {
             Some(
                 self.create_session(
                     app,
@@ -374,7 +375,6 @@ impl Service {
             None
         };
         let nonce = self.issue_nonce(app, claims).await?;
-        let transport = req.session_transport.unwrap_or_default();
         let issued = session.as_ref().map(|s| SessionIssued {
             issued: s.issued.clone(),
             token: (transport == SessionTransport::Token).then(|| s.token.clone()),

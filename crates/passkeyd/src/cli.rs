@@ -35,6 +35,9 @@ pub struct GlobalArgs {
 }
 
 /// The top-level subcommands.
+// The enum is made once per process from the command line; boxing its large variants would buy
+// nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify a registration or authentication response read from stdin, as a relying party would.
@@ -162,6 +165,13 @@ pub struct AppSettingArgs {
     /// Seconds a session lasts, 300 to 31536000 (default 7 days).
     #[arg(long, value_name = "SECONDS")]
     pub session_ttl_seconds: Option<u32>,
+    /// How recent a passkey verification must be for a sensitive action, 30 to 86400 (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub reverification_seconds: Option<u32>,
+    /// The sensitive actions, comma-separated: delete_passkey, create_passkey, rename_passkey
+    /// (default delete_passkey; an empty value for none).
+    #[arg(long, value_name = "ACTIONS", value_delimiter = ',')]
+    pub reverification_required_for: Option<Vec<String>>,
 }
 
 /// `passkeyd apps create`

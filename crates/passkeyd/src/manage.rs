@@ -255,6 +255,16 @@ fn apply(settings: &mut AppSettings, args: &AppSettingArgs) -> ApiResult<()> {
     if let Some(v) = args.session_ttl_seconds {
         settings.session_ttl_seconds = v;
     }
+    if let Some(v) = args.reverification_seconds {
+        settings.reverification_seconds = v;
+    }
+    if let Some(actions) = &args.reverification_required_for {
+        settings.reverification_required_for = actions
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| word("reverification_required_for", a.trim()))
+            .collect::<ApiResult<_>>()?;
+    }
     settings.validate()
 }
 

@@ -88,6 +88,9 @@ pub enum SessionTransport {
     Cookie,
     /// In the response body, for an SDK that holds it (native apps, non-cookie setups).
     Token,
+    /// No session: the page only wants the nonce for its own backend (the SDK's `register()` and
+    /// `authenticate()` send this, so nonce-style sign-ins leave no unused sessions behind).
+    None,
 }
 
 /// The signed-in caller of `/v1/me`.

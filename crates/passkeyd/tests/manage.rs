@@ -1007,3 +1007,57 @@ fn the_session_signing_key_rotates() {
     );
     server.stop();
 }
+
+/// The reverification settings can be changed from the command line.
+#[test]
+fn reverification_settings_from_the_cli() {
+    let data = TempDir::new("reverify");
+    let app = create_app(&data, "Reverify");
+    let id = app["id"].as_str().unwrap();
+    let updated = cli(
+        &data,
+        &[
+            "apps",
+            "update",
+            id,
+            "--sessions",
+            "on",
+            "--reverification-seconds",
+            "60",
+            "--reverification-required-for",
+            "delete_passkey,rename_passkey",
+            "--json",
+        ],
+    )
+    .ok_json();
+    assert_eq!(updated["sessions"], true);
+    assert_eq!(updated["reverification_seconds"], 60);
+    assert_eq!(
+        updated["reverification_required_for"],
+        serde_json::json!(["delete_passkey", "rename_passkey"])
+    );
+    cli(
+        &data,
+        &[
+            "apps",
+            "update",
+            id,
+            "--reverification-required-for",
+            "sometimes",
+            "--json",
+        ],
+    )
+    .refused("invalid_request");
+    cli(
+        &data,
+        &[
+            "apps",
+            "update",
+            id,
+            "--reverification-seconds",
+            "5",
+            "--json",
+        ],
+    )
+    .refused("invalid_request");
+}

@@ -85,6 +85,10 @@ const FRIENDLY = {
   too_many_passkeys: "This account has as many passkeys as the app allows. Delete one first.",
   ceremony_expired: "The ceremony took too long and expired. Try again.",
   ceremony_not_found: "That ceremony is over (it was used or expired). Try again.",
+  sessions_disabled: "This app has passkeyd sessions off (passkeyd apps update default --sessions on).",
+  invalid_session: "Your passkeyd session ended (signed out, revoked or expired). Sign in again.",
+  reverification_required: "This needs a passkey check from the last few minutes.",
+  passkey_not_found: "That passkey is gone already.",
 };
 
 function setStatus(kind, title, detail) {
@@ -533,12 +537,16 @@ class CeremonyEntry {
   }
 
   /** The SDK's onCeremony hook for this entry. */
-  async onCeremony({ ceremony, step, data }) {
+  async onCeremony({ ceremony, step, data, context }) {
     this.ceremony = ceremony;
     if (step === "options") {
       this.options = data;
       this.step(
-        ceremony === "registration" ? "passkeyd sent creation options" : "passkeyd sent request options",
+        context === "create_passkey"
+          ? "POST /v1/me/passkeys: an unverified passkey with creation options"
+          : ceremony === "registration"
+            ? "passkeyd sent creation options"
+            : "passkeyd sent request options",
         h(
           "div",
           {},
@@ -562,24 +570,58 @@ class CeremonyEntry {
         placeholder.replaceChildren(h("p", { class: "hint" }, `Could not decode: ${e.message}`), rawDetails("Response JSON", data));
       }
     } else if (step === "result") {
-      this.step(
-        "passkeyd verified it",
-        h(
-          "div",
-          {},
-          h(
-            "p",
-            { class: "explain" },
-            ceremony === "registration"
-              ? "It checked the client data, the RP ID hash, the flags and the attestation, and stored the public key. "
-              : "It checked the client data, the RP ID hash, the flags, the signature and the counter. ",
-            "The browser gets only a one-time nonce: the backend redeems it with its secret key to learn the verified result.",
-          ),
-          facts([["nonce", mono(shorten(data?.nonce, 40))]]),
-        ),
-      );
+      this.step("passkeyd verified it", describeResult(ceremony, context, data));
     }
   }
+}
+
+/** What passkeyd answered at the end of a ceremony, by the SDK call that ran it. */
+function describeResult(ceremony, context, data) {
+  const checked =
+    ceremony === "registration"
+      ? "It checked the client data, the RP ID hash, the flags and the attestation, and stored the public key. "
+      : "It checked the client data, the RP ID hash, the flags, the signature and the counter. ";
+  if (context === "sign_in") {
+    return h(
+      "div",
+      {},
+      h("p", { class: "explain" }, checked, "It started a session: the answer set the HttpOnly passkeyd_session cookie (the page cannot read it) and carries a short-lived JWT for the app's backend."),
+      facts([
+        ["session", mono(String(data?.session?.session?.id ?? ""))],
+        ["JWT expires", timeNode(data?.session?.jwt_expires_at, "—")],
+      ]),
+    );
+  }
+  if (context === "create_passkey") {
+    return h(
+      "div",
+      {},
+      h("p", { class: "explain" }, checked, "attempt_verification answered with the passkey, now verified and in the user's list."),
+      facts([
+        ["passkey", mono(String(data?.id ?? ""))],
+        ["name", String(data?.name ?? "")],
+      ]),
+    );
+  }
+  if (context === "reverify") {
+    return h(
+      "div",
+      {},
+      h("p", { class: "explain" }, checked, "It recorded the check in the session: sensitive actions are allowed for the next few minutes."),
+      facts([["verified at", timeNode(data?.verified_at, "—")]]),
+    );
+  }
+  return h(
+    "div",
+    {},
+    h(
+      "p",
+      { class: "explain" },
+      checked,
+      "The page hands its one-time nonce to the backend, which redeems it with its secret key to learn the verified result.",
+    ),
+    facts([["nonce", mono(shorten(data?.nonce, 40))]]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,7 +641,10 @@ function client(entry) {
   return new Passkeyd({ appId, onCeremony: (event) => entry.onCeremony(event) });
 }
 
-const ACTION_SELECTOR = "#signup-button, #signin-button, #signin-username-button, #add-passkey, #signout, #passkey-list button";
+const ACTION_SELECTOR = [
+  "#signup-button, #signin-button, #signin-username-button, #add-passkey, #signout, #passkey-list button",
+  "#session-signin-button, #session-token-button, #session-add-passkey, #session-signout, #session-passkey-list button",
+].join(", ");
 
 function setBusy(busy, button) {
   state.busy = busy;
@@ -776,66 +821,88 @@ async function stopConditional() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The signed-in area
+// Passkey lists: the nonce-style area and the session area show the same list, each with its
+// own ids, data-action names and test ids (one passkey can be in both lists at once).
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
-function timeNode(iso, fallback) {
-  if (!iso) return h("span", {}, fallback);
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return h("span", {}, iso);
-  return h("time", { datetime: iso }, dateFormat.format(date));
+function timeNode(value, fallback) {
+  if (!value) return h("span", {}, fallback);
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return h("span", {}, String(value));
+  return h("time", { datetime: date.toISOString() }, dateFormat.format(date));
 }
 
-function syncBadge(passkey) {
-  if (passkey.backup_state) return h("span", { class: "badge badge-synced", "data-testid": "sync-state" }, "Synced");
-  if (passkey.backup_eligible) return h("span", { class: "badge badge-eligible", "data-testid": "sync-state" }, "Can sync, not synced yet");
-  return h("span", { class: "badge badge-device", "data-testid": "sync-state" }, "Device-bound");
+/** The two lists' names: `prefix` goes before data-action and data-testid values, `idPrefix` before element ids. */
+const NONCE_LIST = { prefix: "", idPrefix: "pk" };
+const SESSION_LIST = { prefix: "session-", idPrefix: "spk" };
+
+/** What a list item shows, from the demo backend's JSON or from the SDK's PasskeyResource. */
+function passkeyView(p) {
+  return {
+    id: p.id,
+    name: p.name,
+    model: p.authenticator_name ?? p.authenticatorName,
+    synced: p.backup_state ?? p.backupState,
+    syncable: p.backup_eligible ?? p.backupEligible,
+    createdAt: p.created_at ?? p.createdAt,
+    lastUsedAt: p.last_used_at ?? p.lastUsedAt,
+  };
 }
 
-function renderPasskey(passkey, only) {
-  const nameId = `pk-name-${passkey.id}`;
-  const renameInputId = `pk-rename-${passkey.id}`;
-  const model = passkey.authenticator_name || "Unknown authenticator";
+function syncBadge(view, variant) {
+  const testid = `${variant.prefix}sync-state`;
+  if (view.synced) return h("span", { class: "badge badge-synced", "data-testid": testid }, "Synced");
+  if (view.syncable) return h("span", { class: "badge badge-eligible", "data-testid": testid }, "Can sync, not synced yet");
+  return h("span", { class: "badge badge-device", "data-testid": testid }, "Device-bound");
+}
+
+function renderPasskey(passkey, only, variant = NONCE_LIST) {
+  const view = passkeyView(passkey);
+  const act = (name) => `${variant.prefix}${name}`;
+  const nameId = `${variant.idPrefix}-name-${view.id}`;
+  const renameInputId = `${variant.idPrefix}-rename-${view.id}`;
+  const model = view.model || "Unknown authenticator";
   return h(
     "li",
-    { class: "passkey", "data-passkey-id": passkey.id, "aria-labelledby": nameId },
+    { class: "passkey", "data-passkey-id": view.id, "aria-labelledby": nameId },
     h(
       "div",
       { class: "passkey-main" },
-      h("p", { class: "passkey-name", id: nameId, "data-testid": "passkey-name" }, passkey.name),
-      h("p", { class: "passkey-meta" }, h("span", { "data-testid": "authenticator-name" }, model), " ", syncBadge(passkey)),
+      h("p", { class: "passkey-name", id: nameId, "data-testid": act("passkey-name") }, view.name),
+      h("p", { class: "passkey-meta" }, h("span", { "data-testid": act("authenticator-name") }, model), " ", syncBadge(view, variant)),
       h(
         "p",
         { class: "passkey-dates" },
         "Created ",
-        timeNode(passkey.created_at, "—"),
+        timeNode(view.createdAt, "—"),
         h("span", { "aria-hidden": "true" }, " · "),
         h("br", { class: "narrow-only" }),
         "Last used ",
-        timeNode(passkey.last_used_at, "never"),
+        timeNode(view.lastUsedAt, "never"),
       ),
     ),
     h(
       "div",
       { class: "passkey-actions" },
-      h("button", { class: "button small", type: "button", "data-action": "rename", "aria-describedby": nameId }, "Rename"),
-      h("button", { class: "button small danger", type: "button", "data-action": "delete", "aria-describedby": nameId }, "Delete"),
+      h("button", { class: "button small", type: "button", "data-action": act("rename"), "aria-describedby": nameId }, "Rename"),
+      h("button", { class: "button small danger", type: "button", "data-action": act("delete"), "aria-describedby": nameId }, "Delete"),
     ),
     h(
       "form",
       { class: "passkey-rename inline-panel", hidden: true, novalidate: true },
       h("label", { for: renameInputId }, "New name"),
       h("div", { class: "inline-row" },
-        h("input", { id: renameInputId, name: "name", type: "text", maxlength: "64", autocomplete: "off", value: passkey.name, "aria-describedby": `${renameInputId}-hint`, "data-testid": "rename-input" }),
-        h("button", { class: "button small primary", type: "submit", "data-action": "save" }, "Save"),
-        h("button", { class: "button small", type: "button", "data-action": "cancel-rename" }, "Cancel"),
+        h("input", { id: renameInputId, name: "name", type: "text", maxlength: "64", autocomplete: "off", value: view.name, "aria-describedby": `${renameInputId}-hint`, "data-testid": act("rename-input") }),
+        h("button", { class: "button small primary", type: "submit", "data-action": act("save") }, "Save"),
+        h("button", { class: "button small", type: "button", "data-action": act("cancel-rename") }, "Cancel"),
       ),
       h("p", { class: "hint", id: `${renameInputId}-hint` }, "Up to 64 characters. Esc cancels."),
     ),
     h(
       "div",
-      { class: "passkey-confirm inline-panel", hidden: true, role: "group", "aria-label": `Delete ${passkey.name}?` },
+      { class: "passkey-confirm inline-panel", hidden: true, role: "group", "aria-label": `Delete ${view.name}?` },
       h(
         "p",
         {},
@@ -844,12 +911,92 @@ function renderPasskey(passkey, only) {
           : "passkeyd will forget it. Your device may still offer it: if you try it, passkeyd answers unknown_credential and the SDK tells your browser to drop it.",
       ),
       h("div", { class: "inline-row" },
-        h("button", { class: "button small danger-solid", type: "button", "data-action": "confirm-delete" }, "Delete passkey"),
-        h("button", { class: "button small", type: "button", "data-action": "cancel-delete" }, "Keep it"),
+        h("button", { class: "button small danger-solid", type: "button", "data-action": act("confirm-delete") }, "Delete passkey"),
+        h("button", { class: "button small", type: "button", "data-action": act("cancel-delete") }, "Keep it"),
       ),
     ),
   );
 }
+
+function closeInlinePanels(li) {
+  li.querySelector(".passkey-rename").hidden = true;
+  li.querySelector(".passkey-confirm").hidden = true;
+  li.querySelector(".passkey-actions").hidden = false;
+}
+
+/**
+ * Wires a passkey list: the inline rename form and delete confirmation, with Esc to close them.
+ * `name(id)` is the passkey's current name; `rename(id, name, saveButton)` and
+ * `remove(id, confirmButton)` do the work.
+ */
+function wirePasskeyList(list, variant, { name, rename, remove }) {
+  const act = (action) => `${variant.prefix}${action}`;
+  list.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const li = button.closest("li[data-passkey-id]");
+    if (!li) return;
+    const id = li.dataset.passkeyId;
+    const action = button.dataset.action;
+    if (action === act("save")) return; // the form's submit handler saves
+    event.preventDefault();
+    if (state.busy) return;
+    if (action === act("rename")) {
+      closeInlinePanels(li);
+      li.querySelector(".passkey-actions").hidden = true;
+      const form = li.querySelector(".passkey-rename");
+      form.hidden = false;
+      const input = form.querySelector("input");
+      input.value = name(id) ?? "";
+      input.focus();
+      input.select();
+    } else if (action === act("delete")) {
+      closeInlinePanels(li);
+      li.querySelector(".passkey-actions").hidden = true;
+      li.querySelector(".passkey-confirm").hidden = false;
+      li.querySelector(`[data-action=${act("confirm-delete")}]`).focus();
+    } else if (action === act("cancel-rename") || action === act("cancel-delete")) {
+      closeInlinePanels(li);
+      li.querySelector(`[data-action=${act("rename")}]`).focus();
+    } else if (action === act("confirm-delete")) {
+      await remove(id, button);
+    }
+  });
+  list.addEventListener("submit", async (event) => {
+    const form = event.target.closest(".passkey-rename");
+    if (!form) return;
+    event.preventDefault();
+    if (state.busy) return;
+    const id = form.closest("li[data-passkey-id]").dataset.passkeyId;
+    const input = form.querySelector("input");
+    const value = input.value.trim();
+    if (!value) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      setStatus("error", "Enter a name for the passkey.");
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+    await rename(id, value, form.querySelector(`[data-action=${act("save")}]`));
+  });
+  list.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const li = event.target.closest("li[data-passkey-id]");
+    if (!li || (li.querySelector(".passkey-rename").hidden && li.querySelector(".passkey-confirm").hidden)) return;
+    event.preventDefault();
+    closeInlinePanels(li);
+    li.querySelector(`[data-action=${act("rename")}]`).focus();
+  });
+}
+
+/** Focuses a list item's Rename button, or `fallback` when the item is gone. */
+function focusPasskey(list, variant, id, fallback) {
+  const button = id ? list.querySelector(`li[data-passkey-id="${CSS.escape(id)}"] [data-action=${variant.prefix}rename]`) : null;
+  (button ?? fallback).focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The signed-in area (nonce style: the demo backend keeps the session)
 
 function renderAccount(me, focusPasskeyId) {
   state.signedIn = true;
@@ -860,10 +1007,7 @@ function renderAccount(me, focusPasskeyId) {
   $("#passkey-empty").hidden = state.passkeys.length > 0;
   $("#signed-out").hidden = true;
   $("#signed-in").hidden = false;
-  if (focusPasskeyId) {
-    const button = list.querySelector(`li[data-passkey-id="${CSS.escape(focusPasskeyId)}"] [data-action=rename]`);
-    (button ?? $("#add-passkey")).focus();
-  }
+  if (focusPasskeyId) focusPasskey(list, NONCE_LIST, focusPasskeyId, $("#add-passkey"));
 }
 
 function renderSignedOut() {
@@ -919,6 +1063,7 @@ async function addPasskey(button) {
       await loadAccount({ focusPasskeyId: newId });
       const added = state.passkeys.find((p) => p.id === newId);
       showSuccess(`Added ${added ? `“${added.name}”` : "a passkey"}.`);
+      await refreshSessionArea();
     } catch (e) {
       entry.fail(e);
       await signedInError("Could not add a passkey.", e);
@@ -939,89 +1084,307 @@ async function signOut(button) {
   });
 }
 
-function closeInlinePanels(li) {
-  li.querySelector(".passkey-rename").hidden = true;
-  li.querySelector(".passkey-confirm").hidden = true;
-  li.querySelector(".passkey-actions").hidden = false;
-}
-
-async function onPasskeyListClick(event) {
-  const button = event.target.closest("button[data-action]");
-  if (!button) return;
-  const li = button.closest("li[data-passkey-id]");
-  if (!li) return;
-  const id = li.dataset.passkeyId;
-  const action = button.dataset.action;
-  if (action === "save") return; // the form's submit handler saves
-  event.preventDefault();
-  if (state.busy) return;
-  const passkey = state.passkeys.find((p) => p.id === id);
-  if (action === "rename") {
-    closeInlinePanels(li);
-    li.querySelector(".passkey-actions").hidden = true;
-    const form = li.querySelector(".passkey-rename");
-    form.hidden = false;
-    const input = form.querySelector("input");
-    input.value = passkey?.name ?? "";
-    input.focus();
-    input.select();
-  } else if (action === "delete") {
-    closeInlinePanels(li);
-    li.querySelector(".passkey-actions").hidden = true;
-    li.querySelector(".passkey-confirm").hidden = false;
-    li.querySelector("[data-action=confirm-delete]").focus();
-  } else if (action === "cancel-rename" || action === "cancel-delete") {
-    closeInlinePanels(li);
-    li.querySelector("[data-action=rename]").focus();
-  } else if (action === "confirm-delete") {
-    await run(button, async () => {
-      try {
-        await api("DELETE", `/demo/api/passkeys/${encodeURIComponent(id)}`);
-        const index = state.passkeys.findIndex((p) => p.id === id);
-        const next = state.passkeys[index + 1] ?? state.passkeys[index - 1];
-        await loadAccount({ focusPasskeyId: next?.id ?? "-" });
-        showSuccess(`Deleted “${passkey?.name ?? id}”.`);
-      } catch (e) {
-        await signedInError("Could not delete the passkey.", e);
-      }
-    });
-  }
-}
-
-async function onRenameSubmit(event) {
-  const form = event.target.closest(".passkey-rename");
-  if (!form) return;
-  event.preventDefault();
-  const li = form.closest("li[data-passkey-id]");
-  const id = li.dataset.passkeyId;
-  const input = form.querySelector("input");
-  const name = input.value.trim();
-  if (!name) {
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-    setStatus("error", "Enter a name for the passkey.");
-    return;
-  }
-  input.removeAttribute("aria-invalid");
-  await run(form.querySelector("[data-action=save]"), async () => {
+async function renameNoncePasskey(id, name, button) {
+  await run(button, async () => {
     try {
       const answer = await api("PATCH", `/demo/api/passkeys/${encodeURIComponent(id)}`, { name });
       await loadAccount({ focusPasskeyId: id });
       const shown = answer?.passkey?.name ?? answer?.name ?? state.passkeys.find((p) => p.id === id)?.name ?? name;
       showSuccess(`Renamed to “${shown}”.`);
+      await refreshSessionArea();
     } catch (e) {
       await signedInError("Could not rename the passkey.", e);
     }
   });
 }
 
-function onPasskeyListKeydown(event) {
-  if (event.key !== "Escape") return;
-  const li = event.target.closest("li[data-passkey-id]");
-  if (!li || (li.querySelector(".passkey-rename").hidden && li.querySelector(".passkey-confirm").hidden)) return;
-  event.preventDefault();
-  closeInlinePanels(li);
-  li.querySelector("[data-action=rename]").focus();
+async function deleteNoncePasskey(id, button) {
+  const passkey = state.passkeys.find((p) => p.id === id);
+  await run(button, async () => {
+    try {
+      await api("DELETE", `/demo/api/passkeys/${encodeURIComponent(id)}`);
+      const index = state.passkeys.findIndex((p) => p.id === id);
+      const next = state.passkeys[index + 1] ?? state.passkeys[index - 1];
+      await loadAccount({ focusPasskeyId: next?.id ?? "-" });
+      showSuccess(`Deleted “${passkey?.name ?? id}”.`);
+      await refreshSessionArea();
+    } catch (e) {
+      await signedInError("Could not delete the passkey.", e);
+    }
+  });
+}
+
+/**
+ * Both areas can show one user's passkeys: after a change in one, the other reloads its list
+ * quietly, so the page never shows two versions of the same passkey.
+ */
+async function refreshNonceArea() {
+  if (state.signedIn) await loadAccount();
+}
+
+async function refreshSessionArea() {
+  if (!sessionClient.user.isLoaded) return;
+  try {
+    await sessionClient.user.reload();
+    renderSessionPasskeys();
+  } catch (e) {
+    if (e.code === "invalid_session") renderSessionSignedOut();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The session area (Clerk style: passkeyd keeps the session). Built on the SDK's session calls
+// alone: signIn.passkey(), getToken(), user.load(), user.passkeys, user.createPasskey(),
+// passkey.update(), passkey.delete() and signOut().
+
+/** The ceremony entry the session client's ceremonies are drawn into (one action at a time). */
+let sessionEntry = null;
+
+const sessionClient = new Passkeyd({
+  appId,
+  onCeremony: (event) => {
+    // The SDK may run a reverification in the middle of another call: say why the prompt opens.
+    if (event.context === "reverify" && event.step === "options") {
+      showInfo("Confirm it's you: this needs a recent passkey check. Use your passkey in the browser's prompt…");
+    }
+    sessionEntry?.onCeremony(event);
+  },
+});
+
+/** Runs a session action with its own ceremony entry (lazy: shown once the authenticator answers). */
+async function withSessionEntry(entry, action) {
+  sessionEntry = entry;
+  try {
+    return await action(entry);
+  } finally {
+    sessionEntry = null;
+  }
+}
+
+function reverifyEntry() {
+  const entry = new CeremonyEntry(
+    "Reverification: a passkey check before a sensitive action",
+    "passkeyd answered reverification_required, so the SDK ran pk.reverify() (POST /v1/me/reverify/start, navigator.credentials.get(), /finish) and then retried the call.",
+  );
+  entry.lazy = true;
+  return entry;
+}
+
+/** The two parts of a JWT that are JSON, decoded for display (the page never verifies it: the backend does). */
+function decodeJwt(jwt) {
+  const [header, payload] = String(jwt).split(".");
+  const part = (text) => JSON.parse(new TextDecoder().decode(base64urlToBuffer(text)));
+  return { header: part(header), payload: part(payload) };
+}
+
+function claimTime(seconds) {
+  if (!Number.isFinite(seconds)) return h("span", {}, "—");
+  const date = new Date(seconds * 1000);
+  return h("span", {}, h("time", { datetime: date.toISOString() }, timeFormat.format(date)), h("span", { class: "hint-inline" }, ` (${seconds})`));
+}
+
+function renderClaims(jwt) {
+  const box = $("#session-claims");
+  if (!jwt) {
+    box.replaceChildren(h("p", { class: "hint" }, "No JWT yet: get one with the button below."));
+    return;
+  }
+  let decoded;
+  try {
+    decoded = decodeJwt(jwt);
+  } catch (e) {
+    box.replaceChildren(h("p", { class: "hint" }, `The JWT could not be decoded: ${e.message}`));
+    return;
+  }
+  const { header, payload } = decoded;
+  const lifetime = Number.isFinite(payload.exp) && Number.isFinite(payload.iat) ? payload.exp - payload.iat : undefined;
+  const row = (claim, value, meaning) => [
+    h("dt", {}, h("code", {}, claim)),
+    h("dd", { "data-claim": claim }, value, meaning ? h("span", { class: "claim-meaning" }, meaning) : ""),
+  ];
+  box.replaceChildren(
+    h(
+      "dl",
+      { class: "facts claims-facts" },
+      row("sub", mono(String(payload.sub ?? "")), "your user's external_id"),
+      row("sid", mono(String(payload.sid ?? "")), "this session"),
+      payload.pkid ? row("pkid", mono(String(payload.pkid)), "the passkey that signed in") : [],
+      row("aud", mono(String(payload.aud ?? "")), "the app id (the app claim repeats it)"),
+      row("iss", mono(String(payload.iss ?? ""))),
+      row("iat", claimTime(payload.iat), "issued"),
+      row("exp", claimTime(payload.exp), lifetime !== undefined ? `expires ${Math.round(lifetime / 60) >= 1 ? `${Math.round(lifetime / 60)} min` : `${lifetime} s`} after it was issued` : "expires"),
+      row("kid", mono(String(header.kid ?? "")), `signing key (${header.alg ?? "?"})`),
+    ),
+    h(
+      "details",
+      { class: "raw" },
+      h("summary", {}, "The JWT, encoded and decoded"),
+      h("pre", { tabindex: "0" }, h("code", { "data-testid": "session-jwt" }, jwt)),
+      h("pre", { tabindex: "0" }, h("code", {}, `${pretty(header)}\n${pretty(payload)}`)),
+    ),
+  );
+}
+
+function renderSessionPasskeys(focusPasskeyId) {
+  const passkeys = sessionClient.user.passkeys;
+  const list = $("#session-passkey-list");
+  list.replaceChildren(...passkeys.map((p) => renderPasskey(p, passkeys.length === 1, SESSION_LIST)));
+  $("#session-passkey-empty").hidden = passkeys.length > 0;
+  if (focusPasskeyId) focusPasskey(list, SESSION_LIST, focusPasskeyId, $("#session-add-passkey"));
+}
+
+function renderSession({ focus = false } = {}) {
+  const user = sessionClient.user;
+  $("#session-username").textContent = user.username ?? user.externalId ?? "";
+  renderClaims(sessionClient.session?.jwt);
+  renderSessionPasskeys();
+  $("#session-signed-out").hidden = true;
+  $("#session-signed-in").hidden = false;
+  if (focus) $("#session-account-title").focus();
+}
+
+function renderSessionSignedOut() {
+  $("#session-passkey-list").replaceChildren();
+  $("#session-claims").replaceChildren();
+  $("#session-signed-in").hidden = true;
+  $("#session-signed-out").hidden = false;
+}
+
+/** Handles an error of a session action: an ended session goes back to the sign-in button. */
+function sessionError(title, e) {
+  if (e.code === "invalid_session") {
+    renderSessionSignedOut();
+    showError("Your session ended.", e);
+    return;
+  }
+  showError(title, e);
+}
+
+/** Picks up a session from passkeyd's cookie when the page loads. */
+async function loadSession() {
+  try {
+    await sessionClient.user.load();
+    await sessionClient.getToken();
+    renderSession();
+    return true;
+  } catch (e) {
+    renderSessionSignedOut();
+    if (e.code !== "invalid_session") showError("Could not load your session.", e);
+    return false;
+  }
+}
+
+async function sessionSignIn(button) {
+  await run(button, async () => {
+    const entry = new CeremonyEntry(
+      "Session sign-in: a discoverable authentication",
+      "pk.signIn.passkey({ flow: \"discoverable\" }): the ceremony of “Sign in with a passkey”, and passkeyd also starts a session.",
+    );
+    await withSessionEntry(entry, async () => {
+      try {
+        showInfo("Choose a passkey in your browser's prompt…");
+        await sessionClient.signIn.passkey({ flow: "discoverable" });
+        await sessionClient.user.load();
+        entry.step(
+          "The page loaded the user",
+          h("p", { class: "explain" }, "pk.user.load(): GET /v1/me and /v1/me/passkeys, authenticated by the session cookie."),
+        );
+        renderSession({ focus: true });
+        showSuccess(`Signed in with a passkeyd session as ${sessionClient.user.username ?? sessionClient.user.externalId}.`);
+      } catch (e) {
+        entry.fail(e);
+        showError("Could not sign in.", e);
+      }
+    });
+  });
+}
+
+async function sessionFreshToken(button) {
+  await run(button, async () => {
+    try {
+      const jwt = await sessionClient.getToken({ skipCache: true });
+      renderClaims(jwt);
+      showSuccess(`passkeyd issued a new JWT at ${timeFormat.format(new Date())}.`);
+    } catch (e) {
+      sessionError("Could not get a token.", e);
+    }
+  });
+}
+
+async function sessionAddPasskey(button) {
+  const nameInput = $("#session-add-passkey-name");
+  const name = nameInput.value.trim();
+  await run(button, async () => {
+    const entry = new CeremonyEntry(
+      "Adding a passkey (session): a registration ceremony",
+      "pk.user.createPasskey(): POST /v1/me/passkeys made an unverified passkey holding the creation options; attempt_verification turns it into a passkey.",
+    );
+    await withSessionEntry(entry, async () => {
+      try {
+        showInfo("Follow your browser's prompt to create a passkey…");
+        const passkey = await sessionClient.user.createPasskey(name ? { name } : {});
+        nameInput.value = "";
+        renderSessionPasskeys(passkey.id);
+        showSuccess(`Added “${passkey.name}”.`);
+        await refreshNonceArea();
+      } catch (e) {
+        entry.fail(e);
+        sessionError("Could not add a passkey.", e);
+      }
+    });
+  });
+}
+
+async function sessionRenamePasskey(id, name, button) {
+  await run(button, async () => {
+    await withSessionEntry(reverifyEntry(), async () => {
+      try {
+        const passkey = sessionClient.user.passkeys.find((p) => p.id === id);
+        if (!passkey) throw new PasskeydError("passkey_not_found", FRIENDLY.passkey_not_found);
+        await passkey.update({ name });
+        renderSessionPasskeys(id);
+        showSuccess(`Renamed to “${passkey.name}”.`);
+        await refreshNonceArea();
+      } catch (e) {
+        sessionError("Could not rename the passkey.", e);
+      }
+    });
+  });
+}
+
+async function sessionDeletePasskey(id, button) {
+  await run(button, async () => {
+    await withSessionEntry(reverifyEntry(), async () => {
+      const before = sessionClient.user.passkeys;
+      const index = before.findIndex((p) => p.id === id);
+      const passkey = before[index];
+      try {
+        if (!passkey) throw new PasskeydError("passkey_not_found", FRIENDLY.passkey_not_found);
+        await passkey.delete();
+        const next = before[index + 1] ?? before[index - 1];
+        renderSessionPasskeys(next?.id ?? "-");
+        showSuccess(`Deleted “${passkey.name}”.`);
+        await refreshNonceArea();
+      } catch (e) {
+        // The list may have changed (a passkey already gone leaves it): show what the SDK holds.
+        if (e.code !== "invalid_session") renderSessionPasskeys(id);
+        sessionError("Could not delete the passkey.", e);
+      }
+    });
+  });
+}
+
+async function sessionSignOut(button) {
+  await run(button, async () => {
+    try {
+      await sessionClient.signOut();
+      renderSessionSignedOut();
+      showSuccess("Signed out: passkeyd revoked the session and cleared its cookie.");
+      $("#session-signin-button").focus();
+    } catch (e) {
+      sessionError("Could not sign out.", e);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1047,10 +1410,21 @@ async function main() {
   $("#signin-button").addEventListener("click", guard((b) => signInWithButton(b)));
   $("#add-passkey-form").addEventListener("submit", guard(() => addPasskey($("#add-passkey"))));
   $("#signout").addEventListener("click", guard((b) => signOut(b)));
-  const list = $("#passkey-list");
-  list.addEventListener("click", onPasskeyListClick);
-  list.addEventListener("submit", onRenameSubmit);
-  list.addEventListener("keydown", onPasskeyListKeydown);
+  wirePasskeyList($("#passkey-list"), NONCE_LIST, {
+    name: (id) => state.passkeys.find((p) => p.id === id)?.name,
+    rename: renameNoncePasskey,
+    remove: deleteNoncePasskey,
+  });
+  $("#session-jwks-link").href = `/v1/apps/${encodeURIComponent(appId)}/.well-known/jwks.json`;
+  $("#session-signin-button").addEventListener("click", guard((b) => sessionSignIn(b)));
+  $("#session-token-button").addEventListener("click", guard((b) => sessionFreshToken(b)));
+  $("#session-add-form").addEventListener("submit", guard(() => sessionAddPasskey($("#session-add-passkey"))));
+  $("#session-signout").addEventListener("click", guard((b) => sessionSignOut(b)));
+  wirePasskeyList($("#session-passkey-list"), SESSION_LIST, {
+    name: (id) => sessionClient.user.passkeys.find((p) => p.id === id)?.name,
+    rename: sessionRenamePasskey,
+    remove: sessionDeletePasskey,
+  });
   for (const input of document.querySelectorAll("#signup-username, #signin-username")) {
     input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
   }
@@ -1072,7 +1446,7 @@ async function main() {
     $("#autofill-hint").hidden = !autofill;
   }
 
-  const signedIn = await loadAccount();
+  const [signedIn] = await Promise.all([loadAccount(), loadSession()]);
   if (!signedIn) startConditional();
   document.documentElement.dataset.ready = "true";
 }

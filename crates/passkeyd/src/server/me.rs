@@ -96,7 +96,28 @@ async fn any_app_allows(state: &AppState, origin: &str) -> bool {
 
 /// The gate of `/v1/me`: finds the live session, checks the Origin against the session's app
 /// (and demands one on cookie calls that change something: CSRF), and adds the CORS headers.
-pub async fn me_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn me_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = gate(&state, request, next).await;
+    // The gate's own refusals (no or dead session) come before the session's app is known; an
+    // origin of any app with sessions may still read them, so the SDK sees `invalid_session`
+    // rather than a CORS failure.
+    if let Some(origin) = origin {
+        let missing = !response
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+        let text = origin.to_str().unwrap_or_default().to_owned();
+        if missing
+            && response.status() != StatusCode::FORBIDDEN
+            && any_app_allows(&state, &text).await
+        {
+            allow_origin(response.headers_mut(), &origin);
+        }
+    }
+    response
+}
+
+async fn gate(state: &AppState, mut request: Request, next: Next) -> Response {
     let origin = request.headers().get(header::ORIGIN).cloned();
     let origin_text = origin
         .as_ref()
@@ -106,7 +127,7 @@ pub async fn me_gate(State(state): State<AppState>, mut request: Request, next: 
         let (Some(origin), Some(text)) = (&origin, &origin_text) else {
             return StatusCode::NO_CONTENT.into_response();
         };
-        if !any_app_allows(&state, text).await {
+        if !any_app_allows(state, text).await {
             return forbidden_origin(text).into_response();
         }
         return preflight_response(

@@ -611,3 +611,35 @@ both!(
             .expect_error(401, "invalid_session");
     }
 );
+
+both!(
+    gate_refusals_are_readable_and_nonce_sign_ins_can_skip_the_session,
+    |t: TestApp| async move {
+        sessions_on(&t).await;
+        let mut auth = Authenticator::new(Alg::Es256);
+        t.browser_register(&mut auth, "u-1").await;
+        // A dead session answered to the app's page carries CORS headers, so the SDK reads the code.
+        let mut stale = Browser::new(&t);
+        stale.cookie = Some("passkeyd_session=pkd_st_gone".into());
+        let reply = stale.call(Method::GET, "/v1/me", None).await;
+        reply.expect_error(401, "invalid_session");
+        assert_eq!(
+            reply.headers.get("access-control-allow-origin").unwrap(),
+            ORIGIN
+        );
+        // A sign-in that asks for no session gets only the nonce.
+        let before = t.get("/v1/users/u-1/sessions").await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        let mut b = Browser::new(&t);
+        let body = b.sign_in(&mut auth, Some("none")).await;
+        assert!(body["nonce"].is_string() && body.get("session").is_none());
+        assert!(b.cookie.is_none());
+        let after = t.get("/v1/users/u-1/sessions").await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(before, after);
+    }
+);
