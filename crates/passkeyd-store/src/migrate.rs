@@ -8,7 +8,7 @@
 //! `applied_at` comes from the database's clock, so the store itself still reads none.
 
 use crate::{Result, StoreError};
-use deadpool_sqlite::rusqlite::{self, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 
 /// One schema change.
 #[derive(Debug)]

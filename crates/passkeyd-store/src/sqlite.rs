@@ -1,5 +1,6 @@
-//! The embedded SQLite backend: [`SqliteStore`], a pool of connections to one database file,
-//! each running its statements on a blocking thread.
+//! The embedded SQLite backend: [`SqliteStore`], a small pool of connections to one database
+//! file. Reads and relaxed writes run on the calling async thread (they take microseconds);
+//! durable writes, which wait for an fsync, run on a blocking thread.
 //!
 //! Every connection is durable and strict: WAL journal, `synchronous=FULL` (a committed
 //! transaction survives a power cut), foreign keys enforced (the cascades depend on it), and a
@@ -12,13 +13,11 @@ use crate::{
     Store, StoreError, User, UserUpsert,
 };
 use async_trait::async_trait;
-use deadpool_sqlite::rusqlite::{
-    self, ffi, params, Connection, OptionalExtension, Row, TransactionBehavior,
-};
-use deadpool_sqlite::{Config, Hook, HookError, Pool, Runtime};
-use std::path::Path;
-use std::sync::Arc;
+use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Connections kept open; SQLite has one writer at a time, so more would only queue.
 const POOL_SIZE: usize = 8;
@@ -30,7 +29,7 @@ const STATEMENT_CACHE: usize = 64;
 /// The store in an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: Pool,
+    pool: Arc<Connections>,
     /// Serialises this process's writes. SQLite has one write lock per file; writers that meet
     /// it busy-wait with sleeps of up to 100 ms, which made p99 latency under load hundreds of
     /// milliseconds. Queueing here instead costs nothing while the lock is free. The busy
@@ -62,20 +61,11 @@ impl SqliteStore {
                 StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        let pool = Config::new(path)
-            .builder(Runtime::Tokio1)
-            .map_err(|e| StoreError::Backend(format!("SQLite pool configuration: {e}")))?
-            .max_size(POOL_SIZE)
-            .post_create(Hook::async_fn(|conn, _| {
-                Box::pin(async move {
-                    conn.interact(configure)
-                        .await
-                        .map_err(|e| HookError::message(format!("configuring SQLite: {e}")))?
-                        .map_err(HookError::Backend)
-                })
-            }))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("SQLite pool: {e}")))?;
+        let pool = Arc::new(Connections {
+            path: path.to_path_buf(),
+            free: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(POOL_SIZE)),
+        });
         let store = Self {
             pool,
             writer: Arc::new(tokio::sync::Mutex::new(())),
@@ -96,49 +86,119 @@ impl SqliteStore {
                 Ok(())
             })
             .await?;
-        let conn = store.conn().await?;
-        conn.interact(migrate::run_sqlite)
-            .await
-            .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
+        let pool = store.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.take()?;
+            let result = migrate::run_sqlite(&mut conn);
+            pool.put(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
         Ok(store)
     }
 
-    async fn conn(&self) -> Result<deadpool_sqlite::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(format!("cannot open an SQLite connection: {e}")))
-    }
-
-    /// Runs a write: one at a time within this process, at the durability it needs.
+    /// Runs a write: one at a time within this process, at the durability it needs. Durable
+    /// writes wait for an fsync, so they run on a blocking thread; relaxed ones only append to
+    /// the WAL in the page cache, which is as quick as a read, so they run here like reads do
+    /// (an automatic checkpoint, every thousand pages or so, makes one of them slower).
     async fn write<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let _turn = self.writer.lock().await;
-        self.run(move |conn| {
+        let with_level = move |conn: &mut Connection| {
             let level = match durability {
                 Durability::Durable => "FULL",
                 Durability::Relaxed => "NORMAL",
             };
             conn.pragma_update(None, "synchronous", level)?;
             f(conn)
-        })
-        .await
+        };
+        match durability {
+            Durability::Durable => self.run_blocking(with_level).await,
+            Durability::Relaxed => self.run(with_level).await,
+        }
     }
 
-    /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors.
-    async fn run<T, F>(&self, f: F) -> Result<T>
+    /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors: for writes,
+    /// which may wait for the disk (fsync, checkpoints) or for another process's write lock.
+    async fn run_blocking<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.conn().await?;
-        conn.interact(f)
+        let permit = self
+            .pool
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|e| StoreError::Backend(format!("SQLite task: {e}")))?
-            .map_err(from_sqlite)
+            .map_err(|_| StoreError::Backend("the SQLite pool is closed".into()))?;
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.take()?;
+            let result = f(&mut conn).map_err(from_sqlite);
+            pool.put(conn);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite task: {e}")))?
+    }
+
+    /// Runs a read on a pooled connection, right here on the async thread. Reads take
+    /// microseconds and never wait under WAL (readers do not block on writers), while handing
+    /// each one to a blocking thread and back cost more CPU than the query itself: the profile
+    /// of a sign-in showed about 40% of the server's CPU in those thread switches.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    {
+        let _permit = self
+            .pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Backend("the SQLite pool is closed".into()))?;
+        let mut conn = self.pool.take()?;
+        let result = f(&mut conn).map_err(from_sqlite);
+        self.pool.put(conn);
+        result
+    }
+}
+
+/// The pool: idle connections on a stack, and a semaphore that counts who may hold one. A
+/// connection is opened when none is idle (at first, and after a closure panicked with one).
+/// It replaces a general-purpose pool whose every checkout ran a health-check query on a
+/// blocking thread, which cost as much as the queries themselves.
+#[derive(Debug)]
+struct Connections {
+    path: PathBuf,
+    free: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Connections {
+    fn take(&self) -> Result<Connection> {
+        let idle = self.free.lock().ok().and_then(|mut free| free.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                let mut conn = Connection::open(&self.path).map_err(|e| {
+                    StoreError::Backend(format!("cannot open {}: {e}", self.path.display()))
+                })?;
+                configure(&mut conn).map_err(from_sqlite)?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(conn);
+        }
     }
 }
 

@@ -48,7 +48,7 @@ impl Db {
             Kind::Sqlite(path) => {
                 let (path, sql) = (path.clone(), sql.to_owned());
                 tokio::task::spawn_blocking(move || {
-                    let conn = deadpool_sqlite::rusqlite::Connection::open(path).unwrap();
+                    let conn = rusqlite::Connection::open(path).unwrap();
                     conn.execute_batch(&sql).unwrap();
                 })
                 .await
@@ -69,7 +69,7 @@ impl Db {
             Kind::Sqlite(path) => {
                 let (path, sql) = (path.clone(), sql.to_owned());
                 tokio::task::spawn_blocking(move || {
-                    let conn = deadpool_sqlite::rusqlite::Connection::open(path).unwrap();
+                    let conn = rusqlite::Connection::open(path).unwrap();
                     conn.query_row(&sql, [], |row| row.get(0)).unwrap()
                 })
                 .await
