@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin;
 mod authentication;
 mod browser;
 mod crash;
@@ -17,3 +18,4 @@ mod passkeys;
 mod registration;
 mod sdk;
 mod users;
+mod webhooks;
