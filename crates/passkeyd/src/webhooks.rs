@@ -472,7 +472,7 @@ async fn attempt(
             Some(format!("the endpoint answered {}", r.status())),
         ),
         // Without the URL: it may carry a receiver's token in its query.
-        Err(e) => (None, Some(e.without_url().to_string())),
+        Err(e) => (None, Some(describe(&e.without_url()))),
     };
     let failures = delivery.attempts + 1;
     let now = now_ms();
@@ -504,6 +504,21 @@ async fn attempt(
     };
     store.record_webhook_attempt(&attempt, status, next).await?;
     Ok(true)
+}
+
+/// An error and its causes on one line ("error sending request: ... Connection refused").
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod instances;
 mod operations;
 mod passkeys;
 mod registration;
+mod screenshots;
 mod sdk;
 mod users;
 mod webhooks;
