@@ -270,6 +270,198 @@ pub struct SigningKey {
     pub retired_at: Option<Millis>,
 }
 
+/// A one-time link that lets a new admin register a passkey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminInvite {
+    /// Invite id (public, for listing).
+    pub id: String,
+    /// SHA-256 of the token in the link; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    /// The id the new admin will have.
+    pub admin_id: String,
+    /// The new admin's name, when the inviter gave one.
+    pub name: Option<String>,
+    /// Who invited (an admin id, or `cli`).
+    pub created_by: Option<String>,
+    /// When it was made.
+    pub created_at: Millis,
+    /// When it stops working.
+    pub expires_at: Millis,
+    /// When it was used; a used invite works no more.
+    pub used_at: Option<Millis>,
+}
+
+/// A signed-in admin's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    /// SHA-256 of the cookie's token; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    /// The admin.
+    pub admin_id: String,
+    /// The token state-changing requests must echo in a header.
+    pub csrf_token: String,
+    /// When the admin signed in.
+    pub created_at: Millis,
+    /// When the session was last used (the idle timeout counts from here).
+    pub last_seen_at: Millis,
+    /// When it ends whatever the activity.
+    pub expires_at: Millis,
+}
+
+/// What deleting one of several rows did when the last one must stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardedDelete {
+    /// The row is gone.
+    Deleted,
+    /// There was no such row.
+    Missing,
+    /// It was the last one that counts, so it stays.
+    LastOne,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Entry id (random; with `at` it orders entries of one millisecond).
+    pub id: String,
+    /// When it happened.
+    pub at: Millis,
+    /// The app, when the event belongs to one.
+    pub app_id: Option<String>,
+    /// What happened (`signin.failed`, `passkey.deleted`, `admin.signin.succeeded`, ...).
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// The error code of a failure.
+    pub error_code: Option<String>,
+    /// The user concerned (the app's external id).
+    pub user_id: Option<String>,
+    /// The passkey concerned.
+    pub passkey_id: Option<String>,
+    /// Who acted: `key:<prefix>`, `browser`, `admin:<id>`, `cli`, ...
+    pub actor: String,
+    /// The client's IP, when the event came over HTTP.
+    pub ip: Option<String>,
+    /// The client's User-Agent, when it sent one.
+    pub user_agent: Option<String>,
+    /// More about the event, as a JSON object.
+    pub detail: String,
+}
+
+/// Which audit entries to read. Every `Some` narrows the selection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this app's entries.
+    pub app_id: Option<String>,
+    /// Only this event type.
+    pub event: Option<String>,
+    /// Only this user's entries.
+    pub user_id: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<Millis>,
+    /// Only entries before this time.
+    pub until: Option<Millis>,
+    /// Only entries older than this one (`at`, `id`): the cursor of the previous page.
+    pub before: Option<(Millis, String)>,
+}
+
+/// How many audit entries of one kind fell on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCount {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// The event type.
+    pub event: String,
+    /// The outcome.
+    pub outcome: String,
+    /// The error code, for failures.
+    pub error_code: Option<String>,
+    /// How many.
+    pub count: i64,
+}
+
+/// How many of an app's passkeys share a model and a backup eligibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCount {
+    /// The authenticator model.
+    pub aaguid: String,
+    /// BE: whether they may be synced.
+    pub backup_eligible: bool,
+    /// How many.
+    pub count: i64,
+}
+
+/// A URL an app's events are posted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// Endpoint id.
+    pub id: String,
+    /// The app whose events it receives.
+    pub app_id: String,
+    /// Where deliveries are posted.
+    pub url: String,
+    /// The signing secret. Stored in clear because signing needs it; never logged.
+    pub secret: String,
+    /// The event types it subscribes to.
+    pub events: Vec<String>,
+    /// A disabled endpoint gets no new deliveries.
+    pub enabled: bool,
+    /// A note for admins.
+    pub description: Option<String>,
+    /// When it was made.
+    pub created_at: Millis,
+    /// When it was last changed.
+    pub updated_at: Millis,
+}
+
+/// One event queued for, or delivered to, one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// Delivery id.
+    pub id: String,
+    /// The order of deliveries, set by the store (ignored on insert).
+    pub seq: i64,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The endpoint's app.
+    pub app_id: String,
+    /// The audit entry it reports.
+    pub event_id: String,
+    /// The event type.
+    pub event: String,
+    /// The JSON body to post.
+    pub payload: String,
+    /// `pending`, `succeeded` or `failed` (given up).
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: Millis,
+    /// When it was queued.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttempt {
+    /// Attempt id.
+    pub id: String,
+    /// The delivery.
+    pub delivery_id: String,
+    /// When it was made.
+    pub at: Millis,
+    /// The HTTP status the endpoint answered, if it answered.
+    pub status_code: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
 /// One storage backend. Every method is scoped by app where the data belongs to an app, so a
 /// caller holding one app's key can never reach another app's rows.
 #[async_trait]
@@ -396,6 +588,103 @@ pub trait Store: Send + Sync + 'static {
     async fn list_signing_keys(&self, app_id: &str) -> Result<Vec<SigningKey>>;
     /// Retires every active signing key of an app; how many.
     async fn retire_signing_keys(&self, app_id: &str, now: Millis) -> Result<u64>;
+
+    // Admins are the users of the server's internal admin app; these keep what that app cannot.
+
+    /// Stores an invite; `Conflict("admin_invite")` if its id or token is taken.
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> Result<()>;
+    /// The invite whose token hashes to `token_hash`, used or not.
+    async fn get_admin_invite(&self, token_hash: &[u8]) -> Result<Option<AdminInvite>>;
+    /// Marks an invite used, unless it is used already or expired at `now`; whether it was.
+    /// Of concurrent calls for one invite, at most one succeeds.
+    async fn use_admin_invite(&self, token_hash: &[u8], now: Millis) -> Result<bool>;
+    /// Invites neither used nor expired at `now`, newest first.
+    async fn list_admin_invites(&self, now: Millis) -> Result<Vec<AdminInvite>>;
+    /// Deletes an unused invite by id; false if there is none.
+    async fn delete_admin_invite(&self, id: &str) -> Result<bool>;
+    /// Stores a session.
+    async fn create_admin_session(&self, session: &AdminSession) -> Result<()>;
+    /// The session whose token hashes to `token_hash`.
+    async fn get_admin_session(&self, token_hash: &[u8]) -> Result<Option<AdminSession>>;
+    /// Records a session's use (`last_seen_at` never moves back).
+    async fn touch_admin_session(&self, token_hash: &[u8], now: Millis) -> Result<()>;
+    /// Ends one session; false if there was none.
+    async fn delete_admin_session(&self, token_hash: &[u8]) -> Result<bool>;
+    /// Ends all of an admin's sessions; how many.
+    async fn delete_admin_sessions(&self, admin_id: &str) -> Result<u64>;
+    /// Deletes sessions past `expires_at` or idle since before `idle_since`, and invites that
+    /// expired before `now`; how many rows went.
+    async fn purge_admin(&self, now: Millis, idle_since: Millis) -> Result<u64>;
+    /// Deletes a user of `app_id` unless it is the last user there with a passkey (the last
+    /// admin); the check and the delete are one transaction.
+    async fn delete_user_unless_last(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<GuardedDelete>;
+    /// Up to `limit` users whose external id or username contains `text` (ignoring ASCII case),
+    /// ordered by external id.
+    async fn search_users(&self, app_id: &str, text: &str, limit: u32) -> Result<Vec<User>>;
+
+    /// Appends an entry to the audit log.
+    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<()>;
+    /// Up to `limit` entries matching the filter, newest first.
+    async fn list_audit_entries(&self, filter: &AuditFilter, limit: u32)
+        -> Result<Vec<AuditEntry>>;
+    /// One entry.
+    async fn get_audit_entry(&self, id: &str) -> Result<Option<AuditEntry>>;
+    /// Entries since `since` counted per day, event, outcome and error code (of one app, or of
+    /// every app and none).
+    async fn audit_counts(&self, app_id: Option<&str>, since: Millis) -> Result<Vec<AuditCount>>;
+    /// Deletes entries older than `before`; how many.
+    async fn purge_audit(&self, before: Millis) -> Result<u64>;
+    /// An app's passkeys counted per model and backup eligibility.
+    async fn passkey_counts(&self, app_id: &str) -> Result<Vec<PasskeyCount>>;
+
+    /// Stores an endpoint; `Missing("app")` if the app does not exist.
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    /// An app's endpoints, oldest first.
+    async fn list_webhook_endpoints(&self, app_id: &str) -> Result<Vec<WebhookEndpoint>>;
+    /// One endpoint.
+    async fn get_webhook_endpoint(&self, app_id: &str, id: &str)
+        -> Result<Option<WebhookEndpoint>>;
+    /// Replaces an endpoint's url, events, enabled flag, description and `updated_at`; false if
+    /// the app has no such endpoint.
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool>;
+    /// Deletes an endpoint with its deliveries; false if there is none.
+    async fn delete_webhook_endpoint(&self, app_id: &str, id: &str) -> Result<bool>;
+    /// Queues deliveries, in the order given, in one transaction.
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> Result<()>;
+    /// Up to `limit` deliveries due at `now`: for each endpoint only its oldest pending one, so
+    /// an endpoint receives its events in order.
+    async fn due_webhook_deliveries(&self, now: Millis, limit: u32)
+        -> Result<Vec<WebhookDelivery>>;
+    /// Claims a due delivery for one attempt by moving its next attempt to `lease_until`;
+    /// false if it is no longer due (another worker claimed it).
+    async fn claim_webhook_delivery(
+        &self,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<bool>;
+    /// Records an attempt and the delivery's new state (`status`, `next_attempt_at`) together.
+    async fn record_webhook_attempt(
+        &self,
+        attempt: &WebhookAttempt,
+        status: &str,
+        next_attempt_at: Millis,
+    ) -> Result<()>;
+    /// An endpoint's latest `limit` deliveries, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        app_id: &str,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// A delivery's attempts, oldest first.
+    async fn list_webhook_attempts(&self, delivery_id: &str) -> Result<Vec<WebhookAttempt>>;
+    /// Deletes finished (not pending) deliveries created before `before`; how many.
+    async fn purge_webhook_deliveries(&self, before: Millis) -> Result<u64>;
 }
 
 /// The owners an import must look up in the database: the `(app_id, user_id)` of every passkey

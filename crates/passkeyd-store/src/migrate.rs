@@ -1,6 +1,11 @@
 //! The schema migrations each backend carries built in, and the runner that applies the missing
 //! ones: one transaction per migration, recorded in `passkeyd_migrations(version, applied_at)`.
 //!
+//! "Missing" means not recorded, not "above the highest recorded": versions may have gaps, and a
+//! version merged later than a higher one (two features developed side by side) is still applied
+//! to a database that already has the higher one. Migrations must therefore not depend on the
+//! order of versions that were developed independently.
+//!
 //! The runner refuses a database whose recorded version is newer than this binary knows: an
 //! older passkeyd must not write to a schema it does not understand. Several instances may start
 //! at once: on SQLite each step holds the write lock (`BEGIN IMMEDIATE`), on PostgreSQL a
@@ -29,6 +34,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 2,
         sql: include_str!("../migrations/sqlite/0002_sessions.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/sqlite/0003_admin.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -40,6 +49,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("../migrations/postgres/0002_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/postgres/0003_admin.sql"),
     },
 ];
 
@@ -57,10 +70,11 @@ const PG_LEDGER: &str = "CREATE TABLE IF NOT EXISTS passkeyd_migrations (
     applied_at  BIGINT NOT NULL
 )";
 
-/// The migration to apply after `current`, or `None` when the database is up to date.
+/// The first known migration the database has not recorded, or `None` when it is up to date.
 /// A database migrated past the last known version is an error, never silently used.
-fn next(migrations: &'static [Migration], current: i64) -> Result<Option<&'static Migration>> {
+fn next(migrations: &'static [Migration], applied: &[i64]) -> Result<Option<&'static Migration>> {
     let latest = migrations.last().map_or(0, |m| m.version);
+    let current = applied.iter().copied().max().unwrap_or(0);
     if current > latest {
         return Err(StoreError::Backend(format!(
             "the database schema is at version {current}, newer than this passkeyd knows \
@@ -68,7 +82,7 @@ fn next(migrations: &'static [Migration], current: i64) -> Result<Option<&'stati
              (or restore a backup taken before the upgrade)"
         )));
     }
-    Ok(migrations.iter().find(|m| m.version > current))
+    Ok(migrations.iter().find(|m| !applied.contains(&m.version)))
 }
 
 fn failed(version: i64, error: StoreError) -> StoreError {
@@ -88,14 +102,14 @@ pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         tx.execute_batch(SQLITE_LEDGER).map_err(db)?;
-        let current: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM passkeyd_migrations",
-                [],
-                |row| row.get(0),
-            )
+        let applied = tx
+            .prepare("SELECT version FROM passkeyd_migrations")
+            .and_then(|mut s| {
+                s.query_map([], |row| row.get(0))?
+                    .collect::<Result<Vec<i64>, _>>()
+            })
             .map_err(db)?;
-        let Some(migration) = next(SQLITE, current)? else {
+        let Some(migration) = next(SQLITE, &applied)? else {
             return tx.commit().map_err(db);
         };
         let apply = || -> rusqlite::Result<()> {
@@ -123,15 +137,16 @@ pub(crate) async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<
             .await
             .map_err(db)?;
         tx.batch_execute(PG_LEDGER).await.map_err(db)?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM passkeyd_migrations",
-                &[],
-            )
+        let applied = tx
+            .query("SELECT version FROM passkeyd_migrations", &[])
             .await
-            .and_then(|row| row.try_get(0))
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<Vec<i64>, _>>()
+            })
             .map_err(db)?;
-        let Some(migration) = next(POSTGRES, current)? else {
+        let Some(migration) = next(POSTGRES, &applied)? else {
             return tx.commit().await.map_err(db);
         };
         tx.batch_execute(migration.sql)
@@ -171,10 +186,20 @@ mod tests {
 
     #[test]
     fn next_picks_the_first_missing_and_refuses_newer() {
-        assert_eq!(next(SQLITE, 0).ok().flatten().map(|m| m.version), Some(1));
+        assert_eq!(next(SQLITE, &[]).ok().flatten().map(|m| m.version), Some(1));
+        let all: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
+        assert!(matches!(next(SQLITE, &all), Ok(None)));
         let latest = SQLITE.last().map_or(0, |m| m.version);
-        assert!(matches!(next(SQLITE, latest), Ok(None)));
-        match next(SQLITE, latest + 1) {
+        // A version missing below the highest recorded one is still applied.
+        let without_first: Vec<i64> = all.iter().copied().filter(|v| *v != 1).collect();
+        assert_eq!(
+            next(SQLITE, &without_first)
+                .ok()
+                .flatten()
+                .map(|m| m.version),
+            Some(1)
+        );
+        match next(SQLITE, &[1, latest + 1]) {
             Err(StoreError::Backend(text)) => assert!(text.contains("newer"), "{text}"),
             other => panic!("expected a refusal, got {other:?}"),
         }

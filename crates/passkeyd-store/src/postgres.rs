@@ -7,8 +7,9 @@
 //! Bulk imports stream rows with `COPY ... (FORMAT binary)` inside one transaction.
 
 use crate::{
-    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
-    Store, StoreError, User, UserUpsert,
+    migrate, AdminInvite, AdminSession, ApiKey, App, AuditCount, AuditEntry, AuditFilter, Ceremony,
+    GuardedDelete, Millis, Passkey, PasskeyCount, PasskeyUse, Result, Session, SigningKey, Store,
+    StoreError, User, UserUpsert, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -117,6 +118,12 @@ pub(crate) fn from_pg(error: tokio_postgres::Error) -> StoreError {
                 "sessions_token_hash_key" => Some("session_token"),
                 "sessions_pkey" => Some("session_id"),
                 "signing_keys_pkey" => Some("signing_key_id"),
+                "admin_invites_pkey" | "admin_invites_token_hash_key" => Some("admin_invite"),
+                "admin_sessions_pkey" => Some("admin_session"),
+                "audit_log_pkey" => Some("audit_entry"),
+                "webhook_endpoints_pkey" => Some("webhook_endpoint"),
+                "webhook_deliveries_id_key" => Some("webhook_delivery"),
+                "webhook_attempts_pkey" => Some("webhook_attempt"),
                 _ => None,
             };
             if let Some(name) = name {
@@ -125,6 +132,9 @@ pub(crate) fn from_pg(error: tokio_postgres::Error) -> StoreError {
         } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
             if constraint == "passkeys_user_id_fkey" || constraint == "sessions_user_id_fkey" {
                 return StoreError::Missing("user");
+            }
+            if constraint == "webhook_deliveries_endpoint_id_fkey" {
+                return StoreError::Missing("webhook_endpoint");
             }
             if constraint.ends_with("_app_id_fkey") {
                 return StoreError::Missing("app");
@@ -277,6 +287,128 @@ fn ceremony_from(row: &Row) -> Result<Ceremony> {
         data: column(row, 4)?,
         expires_at: column(row, 5)?,
     })
+}
+
+macro_rules! invite_columns {
+    () => {
+        "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
+    };
+}
+macro_rules! admin_session_columns {
+    () => {
+        "token_hash, admin_id, csrf_token, created_at, last_seen_at, expires_at"
+    };
+}
+macro_rules! audit_columns {
+    () => {
+        "id, at, app_id, event, outcome, error_code, user_id, passkey_id, actor, ip, user_agent, detail"
+    };
+}
+macro_rules! endpoint_columns {
+    () => {
+        "id, app_id, url, secret, events, enabled, description, created_at, updated_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, seq, endpoint_id, app_id, event_id, event, payload, status, attempts, next_attempt_at, created_at, updated_at"
+    };
+}
+macro_rules! attempt_columns {
+    () => {
+        "id, delivery_id, at, status_code, error, duration_ms"
+    };
+}
+
+fn invite_from(row: &Row) -> Result<AdminInvite> {
+    Ok(AdminInvite {
+        id: column(row, 0)?,
+        token_hash: column(row, 1)?,
+        admin_id: column(row, 2)?,
+        name: column(row, 3)?,
+        created_by: column(row, 4)?,
+        created_at: column(row, 5)?,
+        expires_at: column(row, 6)?,
+        used_at: column(row, 7)?,
+    })
+}
+
+fn admin_session_from(row: &Row) -> Result<AdminSession> {
+    Ok(AdminSession {
+        token_hash: column(row, 0)?,
+        admin_id: column(row, 1)?,
+        csrf_token: column(row, 2)?,
+        created_at: column(row, 3)?,
+        last_seen_at: column(row, 4)?,
+        expires_at: column(row, 5)?,
+    })
+}
+
+fn audit_from(row: &Row) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: column(row, 0)?,
+        at: column(row, 1)?,
+        app_id: column(row, 2)?,
+        event: column(row, 3)?,
+        outcome: column(row, 4)?,
+        error_code: column(row, 5)?,
+        user_id: column(row, 6)?,
+        passkey_id: column(row, 7)?,
+        actor: column(row, 8)?,
+        ip: column(row, 9)?,
+        user_agent: column(row, 10)?,
+        detail: column(row, 11)?,
+    })
+}
+
+fn endpoint_from(row: &Row) -> Result<WebhookEndpoint> {
+    let events: &str = column(row, 4)?;
+    let events = serde_json::from_str(events).map_err(|e| {
+        StoreError::Backend(format!("stored webhook events are not a JSON list: {e}"))
+    })?;
+    Ok(WebhookEndpoint {
+        id: column(row, 0)?,
+        app_id: column(row, 1)?,
+        url: column(row, 2)?,
+        secret: column(row, 3)?,
+        events,
+        enabled: column(row, 5)?,
+        description: column(row, 6)?,
+        created_at: column(row, 7)?,
+        updated_at: column(row, 8)?,
+    })
+}
+
+fn delivery_from(row: &Row) -> Result<WebhookDelivery> {
+    Ok(WebhookDelivery {
+        id: column(row, 0)?,
+        seq: column(row, 1)?,
+        endpoint_id: column(row, 2)?,
+        app_id: column(row, 3)?,
+        event_id: column(row, 4)?,
+        event: column(row, 5)?,
+        payload: column(row, 6)?,
+        status: column(row, 7)?,
+        attempts: column(row, 8)?,
+        next_attempt_at: column(row, 9)?,
+        created_at: column(row, 10)?,
+        updated_at: column(row, 11)?,
+    })
+}
+
+fn attempt_from(row: &Row) -> Result<WebhookAttempt> {
+    Ok(WebhookAttempt {
+        id: column(row, 0)?,
+        delivery_id: column(row, 1)?,
+        at: column(row, 2)?,
+        status_code: column(row, 3)?,
+        error: column(row, 4)?,
+        duration_ms: column(row, 5)?,
+    })
+}
+
+fn events_json(events: &[String]) -> Result<String> {
+    serde_json::to_string(events).map_err(|e| StoreError::Backend(format!("encoding events: {e}")))
 }
 
 impl PostgresStore {
@@ -1168,6 +1300,586 @@ impl Store for PostgresStore {
         self.execute(
             "UPDATE signing_keys SET retired_at = $2 WHERE app_id = $1 AND retired_at IS NULL",
             &[&app_id, &now],
+        )
+        .await
+    }
+
+    async fn create_admin_invite(&self, i: &AdminInvite) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO admin_invites (",
+                invite_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            &[
+                &i.id,
+                &i.token_hash,
+                &i.admin_id,
+                &i.name,
+                &i.created_by,
+                &i.created_at,
+                &i.expires_at,
+                &i.used_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_admin_invite(&self, token_hash: &[u8]) -> Result<Option<AdminInvite>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                invite_columns!(),
+                " FROM admin_invites WHERE token_hash = $1"
+            ),
+            &[&token_hash],
+        )
+        .await?
+        .as_ref()
+        .map(invite_from)
+        .transpose()
+    }
+
+    async fn use_admin_invite(&self, token_hash: &[u8], now: Millis) -> Result<bool> {
+        let changed = self
+            .execute(
+                "UPDATE admin_invites SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at >= $2",
+                &[&token_hash, &now],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn list_admin_invites(&self, now: Millis) -> Result<Vec<AdminInvite>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                invite_columns!(),
+                " FROM admin_invites WHERE used_at IS NULL AND expires_at >= $1
+                  ORDER BY created_at DESC, id"
+            ),
+            &[&now],
+        )
+        .await?
+        .iter()
+        .map(invite_from)
+        .collect()
+    }
+
+    async fn delete_admin_invite(&self, id: &str) -> Result<bool> {
+        let changed = self
+            .execute(
+                "DELETE FROM admin_invites WHERE id = $1 AND used_at IS NULL",
+                &[&id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn create_admin_session(&self, s: &AdminSession) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO admin_sessions (",
+                admin_session_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            &[
+                &s.token_hash,
+                &s.admin_id,
+                &s.csrf_token,
+                &s.created_at,
+                &s.last_seen_at,
+                &s.expires_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn get_admin_session(&self, token_hash: &[u8]) -> Result<Option<AdminSession>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                admin_session_columns!(),
+                " FROM admin_sessions WHERE token_hash = $1"
+            ),
+            &[&token_hash],
+        )
+        .await?
+        .as_ref()
+        .map(admin_session_from)
+        .transpose()
+    }
+
+    async fn touch_admin_session(&self, token_hash: &[u8], now: Millis) -> Result<()> {
+        self.execute(
+            "UPDATE admin_sessions SET last_seen_at = GREATEST(last_seen_at, $2)
+             WHERE token_hash = $1",
+            &[&token_hash, &now],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete_admin_session(&self, token_hash: &[u8]) -> Result<bool> {
+        let changed = self
+            .execute(
+                "DELETE FROM admin_sessions WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_admin_sessions(&self, admin_id: &str) -> Result<u64> {
+        self.execute(
+            "DELETE FROM admin_sessions WHERE admin_id = $1",
+            &[&admin_id],
+        )
+        .await
+    }
+
+    async fn purge_admin(&self, now: Millis, idle_since: Millis) -> Result<u64> {
+        let sessions = self
+            .execute(
+                "DELETE FROM admin_sessions WHERE expires_at < $1 OR last_seen_at < $2",
+                &[&now, &idle_since],
+            )
+            .await?;
+        let invites = self
+            .execute("DELETE FROM admin_invites WHERE expires_at < $1", &[&now])
+            .await?;
+        Ok(sessions + invites)
+    }
+
+    async fn delete_user_unless_last(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<GuardedDelete> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        // Locking the app's row makes two admins removing each other take turns, so the second
+        // sees that the first is gone and one of them stays.
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE")
+            .await
+            .map_err(from_pg)?;
+        tx.query_opt(&lock, &[&app_id]).await.map_err(from_pg)?;
+        let counts = tx
+            .prepare_cached(
+                "SELECT
+                     (SELECT COUNT(*) FROM users WHERE app_id = $1 AND external_id = $2),
+                     (SELECT COUNT(*) FROM users u WHERE u.app_id = $1 AND u.external_id <> $2
+                          AND EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)),
+                     (SELECT COUNT(*) FROM passkeys p JOIN users u ON u.id = p.user_id
+                          WHERE u.app_id = $1 AND u.external_id = $2)",
+            )
+            .await
+            .map_err(from_pg)?;
+        let row = tx
+            .query_one(&counts, &[&app_id, &external_id])
+            .await
+            .map_err(from_pg)?;
+        let (exists, others, own): (i64, i64, i64) =
+            (column(&row, 0)?, column(&row, 1)?, column(&row, 2)?);
+        if exists == 0 {
+            return Ok(GuardedDelete::Missing);
+        }
+        if others == 0 && own > 0 {
+            return Ok(GuardedDelete::LastOne);
+        }
+        let delete = tx
+            .prepare_cached("DELETE FROM users WHERE app_id = $1 AND external_id = $2")
+            .await
+            .map_err(from_pg)?;
+        tx.execute(&delete, &[&app_id, &external_id])
+            .await
+            .map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)?;
+        Ok(GuardedDelete::Deleted)
+    }
+
+    async fn search_users(&self, app_id: &str, text: &str, limit: u32) -> Result<Vec<User>> {
+        // strpos() rather than LIKE, so `%` and `_` in the text match themselves.
+        self.query(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = $1
+                  AND (strpos(lower(external_id), lower($2)) > 0
+                       OR strpos(lower(COALESCE(username, '')), lower($2)) > 0)
+                  ORDER BY external_id LIMIT $3"
+            ),
+            &[&app_id, &text, &i64::from(limit)],
+        )
+        .await?
+        .iter()
+        .map(user_from)
+        .collect()
+    }
+
+    async fn insert_audit_entry(&self, e: &AuditEntry) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO audit_log (",
+                audit_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            &[
+                &e.id,
+                &e.at,
+                &e.app_id,
+                &e.event,
+                &e.outcome,
+                &e.error_code,
+                &e.user_id,
+                &e.passkey_id,
+                &e.actor,
+                &e.ip,
+                &e.user_agent,
+                &e.detail,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn list_audit_entries(&self, f: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>> {
+        let (before_at, before_id) = f.before.clone().unzip();
+        self.query(
+            concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE ($1::TEXT IS NULL OR app_id = $1)
+                  AND ($2::TEXT IS NULL OR event = $2) AND ($3::TEXT IS NULL OR user_id = $3)
+                  AND ($4::TEXT IS NULL OR outcome = $4) AND ($5::BIGINT IS NULL OR at >= $5)
+                  AND ($6::BIGINT IS NULL OR at < $6)
+                  AND ($7::BIGINT IS NULL OR at < $7 OR (at = $7 AND id < $8::TEXT))
+                  ORDER BY at DESC, id DESC LIMIT $9"
+            ),
+            &[
+                &f.app_id,
+                &f.event,
+                &f.user_id,
+                &f.outcome,
+                &f.since,
+                &f.until,
+                &before_at,
+                &before_id,
+                &i64::from(limit),
+            ],
+        )
+        .await?
+        .iter()
+        .map(audit_from)
+        .collect()
+    }
+
+    async fn get_audit_entry(&self, id: &str) -> Result<Option<AuditEntry>> {
+        self.query_opt(
+            concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .as_ref()
+        .map(audit_from)
+        .transpose()
+    }
+
+    async fn audit_counts(&self, app_id: Option<&str>, since: Millis) -> Result<Vec<AuditCount>> {
+        self.query(
+            "SELECT at / 86400000 AS day, event, outcome, error_code, COUNT(*)
+             FROM audit_log WHERE at >= $2 AND ($1::TEXT IS NULL OR app_id = $1)
+             GROUP BY day, event, outcome, error_code
+             ORDER BY day, event, outcome, error_code",
+            &[&app_id, &since],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AuditCount {
+                day: column(row, 0)?,
+                event: column(row, 1)?,
+                outcome: column(row, 2)?,
+                error_code: column(row, 3)?,
+                count: column(row, 4)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn purge_audit(&self, before: Millis) -> Result<u64> {
+        self.execute("DELETE FROM audit_log WHERE at < $1", &[&before])
+            .await
+    }
+
+    async fn passkey_counts(&self, app_id: &str) -> Result<Vec<PasskeyCount>> {
+        self.query(
+            "SELECT aaguid, backup_eligible, COUNT(*) FROM passkeys WHERE app_id = $1
+             GROUP BY aaguid, backup_eligible ORDER BY COUNT(*) DESC, aaguid, backup_eligible",
+            &[&app_id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(PasskeyCount {
+                aaguid: column(row, 0)?,
+                backup_eligible: column(row, 1)?,
+                count: column(row, 2)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn create_webhook_endpoint(&self, e: &WebhookEndpoint) -> Result<()> {
+        let events = events_json(&e.events)?;
+        self.execute(
+            concat!(
+                "INSERT INTO webhook_endpoints (",
+                endpoint_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ),
+            &[
+                &e.id,
+                &e.app_id,
+                &e.url,
+                &e.secret,
+                &events,
+                &e.enabled,
+                &e.description,
+                &e.created_at,
+                &e.updated_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn list_webhook_endpoints(&self, app_id: &str) -> Result<Vec<WebhookEndpoint>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM webhook_endpoints WHERE app_id = $1 ORDER BY created_at, id"
+            ),
+            &[&app_id],
+        )
+        .await?
+        .iter()
+        .map(endpoint_from)
+        .collect()
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        app_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookEndpoint>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM webhook_endpoints WHERE app_id = $1 AND id = $2"
+            ),
+            &[&app_id, &id],
+        )
+        .await?
+        .as_ref()
+        .map(endpoint_from)
+        .transpose()
+    }
+
+    async fn update_webhook_endpoint(&self, e: &WebhookEndpoint) -> Result<bool> {
+        let events = events_json(&e.events)?;
+        let changed = self
+            .execute(
+                "UPDATE webhook_endpoints SET url = $3, events = $4, enabled = $5,
+                     description = $6, updated_at = $7
+                 WHERE app_id = $1 AND id = $2",
+                &[
+                    &e.app_id,
+                    &e.id,
+                    &e.url,
+                    &events,
+                    &e.enabled,
+                    &e.description,
+                    &e.updated_at,
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_webhook_endpoint(&self, app_id: &str, id: &str) -> Result<bool> {
+        let changed = self
+            .execute(
+                "DELETE FROM webhook_endpoints WHERE app_id = $1 AND id = $2",
+                &[&app_id, &id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, event,
+                     payload, status, attempts, next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .await
+            .map_err(from_pg)?;
+        for d in deliveries {
+            tx.execute(
+                &insert,
+                &[
+                    &d.id,
+                    &d.endpoint_id,
+                    &d.app_id,
+                    &d.event_id,
+                    &d.event,
+                    &d.payload,
+                    &d.status,
+                    &d.attempts,
+                    &d.next_attempt_at,
+                    &d.created_at,
+                    &d.updated_at,
+                ],
+            )
+            .await
+            .map_err(from_pg)?;
+        }
+        tx.commit().await.map_err(from_pg)
+    }
+
+    async fn due_webhook_deliveries(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                      WHERE e.endpoint_id = d.endpoint_id AND e.status = 'pending' AND e.seq < d.seq)
+                  ORDER BY d.seq LIMIT $2"
+            ),
+            &[&now, &i64::from(limit)],
+        )
+        .await?
+        .iter()
+        .map(delivery_from)
+        .collect()
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<bool> {
+        // One statement: of racing workers, the row lock lets one update it; the others then
+        // find it no longer due.
+        let changed = self
+            .execute(
+                "UPDATE webhook_deliveries SET next_attempt_at = $3
+                 WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2",
+                &[&id, &now, &lease_until],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn record_webhook_attempt(
+        &self,
+        a: &WebhookAttempt,
+        status: &str,
+        next_attempt_at: Millis,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
+        let insert = tx
+            .prepare_cached(concat!(
+                "INSERT INTO webhook_attempts (",
+                attempt_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ))
+            .await
+            .map_err(from_pg)?;
+        tx.execute(
+            &insert,
+            &[
+                &a.id,
+                &a.delivery_id,
+                &a.at,
+                &a.status_code,
+                &a.error,
+                &a.duration_ms,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+        let update = tx
+            .prepare_cached(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $2,
+                     next_attempt_at = $3, updated_at = $4
+                 WHERE id = $1",
+            )
+            .await
+            .map_err(from_pg)?;
+        tx.execute(&update, &[&a.delivery_id, &status, &next_attempt_at, &a.at])
+            .await
+            .map_err(from_pg)?;
+        tx.commit().await.map_err(from_pg)
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        app_id: &str,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries WHERE app_id = $1 AND endpoint_id = $2
+                  ORDER BY seq DESC LIMIT $3"
+            ),
+            &[&app_id, &endpoint_id, &i64::from(limit)],
+        )
+        .await?
+        .iter()
+        .map(delivery_from)
+        .collect()
+    }
+
+    async fn list_webhook_attempts(&self, delivery_id: &str) -> Result<Vec<WebhookAttempt>> {
+        self.query(
+            concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM webhook_attempts WHERE delivery_id = $1 ORDER BY at, id"
+            ),
+            &[&delivery_id],
+        )
+        .await?
+        .iter()
+        .map(attempt_from)
+        .collect()
+    }
+
+    async fn purge_webhook_deliveries(&self, before: Millis) -> Result<u64> {
+        self.execute(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1",
+            &[&before],
         )
         .await
     }

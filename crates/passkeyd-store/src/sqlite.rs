@@ -9,8 +9,9 @@
 //! `BEGIN IMMEDIATE` transactions, which take the database's single write lock up front.
 
 use crate::{
-    migrate, ApiKey, App, Ceremony, Millis, Passkey, PasskeyUse, Result, Session, SigningKey,
-    Store, StoreError, User, UserUpsert,
+    migrate, AdminInvite, AdminSession, ApiKey, App, AuditCount, AuditEntry, AuditFilter, Ceremony,
+    GuardedDelete, Millis, Passkey, PasskeyCount, PasskeyUse, Result, Session, SigningKey, Store,
+    StoreError, User, UserUpsert, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use rusqlite::{ffi, params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -252,6 +253,12 @@ fn duplicated(message: &str) -> Option<&'static str> {
         "sessions.id" => "session_id",
         "signing_keys.id" => "signing_key_id",
         "ceremonies.id" => "ceremony_id",
+        "admin_invites.id" | "admin_invites.token_hash" => "admin_invite",
+        "admin_sessions.token_hash" => "admin_session",
+        "audit_log.id" => "audit_entry",
+        "webhook_endpoints.id" => "webhook_endpoint",
+        "webhook_deliveries.id" => "webhook_delivery",
+        "webhook_attempts.id" => "webhook_attempt",
         _ => return None,
     })
 }
@@ -389,6 +396,128 @@ fn ceremony_from(row: &Row<'_>) -> rusqlite::Result<Ceremony> {
         data: row.get(4)?,
         expires_at: row.get(5)?,
     })
+}
+
+macro_rules! invite_columns {
+    () => {
+        "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
+    };
+}
+macro_rules! admin_session_columns {
+    () => {
+        "token_hash, admin_id, csrf_token, created_at, last_seen_at, expires_at"
+    };
+}
+macro_rules! audit_columns {
+    () => {
+        "id, at, app_id, event, outcome, error_code, user_id, passkey_id, actor, ip, user_agent, detail"
+    };
+}
+macro_rules! endpoint_columns {
+    () => {
+        "id, app_id, url, secret, events, enabled, description, created_at, updated_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, seq, endpoint_id, app_id, event_id, event, payload, status, attempts, next_attempt_at, created_at, updated_at"
+    };
+}
+macro_rules! attempt_columns {
+    () => {
+        "id, delivery_id, at, status_code, error, duration_ms"
+    };
+}
+
+fn invite_from(row: &Row<'_>) -> rusqlite::Result<AdminInvite> {
+    Ok(AdminInvite {
+        id: row.get(0)?,
+        token_hash: row.get(1)?,
+        admin_id: row.get(2)?,
+        name: row.get(3)?,
+        created_by: row.get(4)?,
+        created_at: row.get(5)?,
+        expires_at: row.get(6)?,
+        used_at: row.get(7)?,
+    })
+}
+
+fn admin_session_from(row: &Row<'_>) -> rusqlite::Result<AdminSession> {
+    Ok(AdminSession {
+        token_hash: row.get(0)?,
+        admin_id: row.get(1)?,
+        csrf_token: row.get(2)?,
+        created_at: row.get(3)?,
+        last_seen_at: row.get(4)?,
+        expires_at: row.get(5)?,
+    })
+}
+
+fn audit_from(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        app_id: row.get(2)?,
+        event: row.get(3)?,
+        outcome: row.get(4)?,
+        error_code: row.get(5)?,
+        user_id: row.get(6)?,
+        passkey_id: row.get(7)?,
+        actor: row.get(8)?,
+        ip: row.get(9)?,
+        user_agent: row.get(10)?,
+        detail: row.get(11)?,
+    })
+}
+
+fn endpoint_from(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
+    let events: String = row.get(4)?;
+    let events = serde_json::from_str(&events).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(WebhookEndpoint {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        url: row.get(2)?,
+        secret: row.get(3)?,
+        events,
+        enabled: row.get(5)?,
+        description: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+fn delivery_from(row: &Row<'_>) -> rusqlite::Result<WebhookDelivery> {
+    Ok(WebhookDelivery {
+        id: row.get(0)?,
+        seq: row.get(1)?,
+        endpoint_id: row.get(2)?,
+        app_id: row.get(3)?,
+        event_id: row.get(4)?,
+        event: row.get(5)?,
+        payload: row.get(6)?,
+        status: row.get(7)?,
+        attempts: row.get(8)?,
+        next_attempt_at: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+    })
+}
+
+fn attempt_from(row: &Row<'_>) -> rusqlite::Result<WebhookAttempt> {
+    Ok(WebhookAttempt {
+        id: row.get(0)?,
+        delivery_id: row.get(1)?,
+        at: row.get(2)?,
+        status_code: row.get(3)?,
+        error: row.get(4)?,
+        duration_ms: row.get(5)?,
+    })
+}
+
+fn events_json(events: &[String]) -> Result<String> {
+    serde_json::to_string(events).map_err(|e| StoreError::Backend(format!("encoding events: {e}")))
 }
 
 /// Row counts fit in `u64` on every platform SQLite runs on.
@@ -1236,6 +1365,599 @@ impl Store for SqliteStore {
                      WHERE app_id = ?1 AND retired_at IS NULL",
                 )?
                 .execute(params![app_id, now])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+
+    async fn create_admin_invite(&self, invite: &AdminInvite) -> Result<()> {
+        let i = invite.clone();
+        self.write(Durability::Durable, move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO admin_invites (",
+                invite_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))?
+            .execute(params![
+                i.id,
+                i.token_hash,
+                i.admin_id,
+                i.name,
+                i.created_by,
+                i.created_at,
+                i.expires_at,
+                i.used_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_admin_invite(&self, token_hash: &[u8]) -> Result<Option<AdminInvite>> {
+        let hash = token_hash.to_vec();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                invite_columns!(),
+                " FROM admin_invites WHERE token_hash = ?1"
+            ))?
+            .query_row([hash], invite_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn use_admin_invite(&self, token_hash: &[u8], now: Millis) -> Result<bool> {
+        let hash = token_hash.to_vec();
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE admin_invites SET used_at = ?2
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at >= ?2",
+                )?
+                .execute(params![hash, now])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn list_admin_invites(&self, now: Millis) -> Result<Vec<AdminInvite>> {
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                invite_columns!(),
+                " FROM admin_invites WHERE used_at IS NULL AND expires_at >= ?1
+                  ORDER BY created_at DESC, id"
+            ))?
+            .query_map([now], invite_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn delete_admin_invite(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM admin_invites WHERE id = ?1 AND used_at IS NULL")?
+                .execute([id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_admin_session(&self, session: &AdminSession) -> Result<()> {
+        let s = session.clone();
+        self.write(Durability::Durable, move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO admin_sessions (",
+                admin_session_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                s.token_hash,
+                s.admin_id,
+                s.csrf_token,
+                s.created_at,
+                s.last_seen_at,
+                s.expires_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_admin_session(&self, token_hash: &[u8]) -> Result<Option<AdminSession>> {
+        let hash = token_hash.to_vec();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                admin_session_columns!(),
+                " FROM admin_sessions WHERE token_hash = ?1"
+            ))?
+            .query_row([hash], admin_session_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn touch_admin_session(&self, token_hash: &[u8], now: Millis) -> Result<()> {
+        let hash = token_hash.to_vec();
+        self.write(Durability::Relaxed, move |c| {
+            c.prepare_cached(
+                "UPDATE admin_sessions SET last_seen_at = MAX(last_seen_at, ?2)
+                 WHERE token_hash = ?1",
+            )?
+            .execute(params![hash, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_admin_session(&self, token_hash: &[u8]) -> Result<bool> {
+        let hash = token_hash.to_vec();
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM admin_sessions WHERE token_hash = ?1")?
+                .execute([hash])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_admin_sessions(&self, admin_id: &str) -> Result<u64> {
+        let admin_id = admin_id.to_owned();
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM admin_sessions WHERE admin_id = ?1")?
+                .execute([admin_id])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+
+    async fn purge_admin(&self, now: Millis, idle_since: Millis) -> Result<u64> {
+        self.write(Durability::Durable, move |c| {
+            let sessions = c
+                .prepare_cached(
+                    "DELETE FROM admin_sessions WHERE expires_at < ?1 OR last_seen_at < ?2",
+                )?
+                .execute([now, idle_since])?;
+            let invites = c
+                .prepare_cached("DELETE FROM admin_invites WHERE expires_at < ?1")?
+                .execute([now])?;
+            Ok(count(sessions + invites))
+        })
+        .await
+    }
+
+    async fn delete_user_unless_last(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<GuardedDelete> {
+        let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
+        self.write(Durability::Durable, move |c| {
+            // IMMEDIATE: two admins removing each other at once take turns, so one of them stays.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE app_id = ?1 AND external_id = ?2")?
+                .query_row([&app_id, &external_id], |_| Ok(()))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(GuardedDelete::Missing);
+            }
+            let others: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM users u WHERE u.app_id = ?1 AND u.external_id <> ?2
+                     AND EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)",
+                )?
+                .query_row([&app_id, &external_id], |row| row.get(0))?;
+            let has_passkeys: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM passkeys p JOIN users u ON u.id = p.user_id
+                     WHERE u.app_id = ?1 AND u.external_id = ?2",
+                )?
+                .query_row([&app_id, &external_id], |row| row.get(0))?;
+            if others == 0 && has_passkeys > 0 {
+                return Ok(GuardedDelete::LastOne);
+            }
+            tx.prepare_cached("DELETE FROM users WHERE app_id = ?1 AND external_id = ?2")?
+                .execute([&app_id, &external_id])?;
+            tx.commit()?;
+            Ok(GuardedDelete::Deleted)
+        })
+        .await
+    }
+
+    async fn search_users(&self, app_id: &str, text: &str, limit: u32) -> Result<Vec<User>> {
+        let (app_id, text) = (app_id.to_owned(), text.to_owned());
+        self.run(move |c| {
+            // instr() rather than LIKE, so `%` and `_` in the text match themselves.
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE app_id = ?1
+                  AND (instr(lower(external_id), lower(?2)) > 0
+                       OR instr(lower(COALESCE(username, '')), lower(?2)) > 0)
+                  ORDER BY external_id LIMIT ?3"
+            ))?
+            .query_map(params![app_id, text, limit], user_from)?
+            .collect()
+        })
+        .await
+    }
+
+    // Audit entries are written on every ceremony; like counters they are relaxed: they
+    // survive a crash of passkeyd, and only a power cut could lose the last few.
+    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<()> {
+        let e = entry.clone();
+        self.write(Durability::Relaxed, move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO audit_log (",
+                audit_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ))?
+            .execute(params![
+                e.id,
+                e.at,
+                e.app_id,
+                e.event,
+                e.outcome,
+                e.error_code,
+                e.user_id,
+                e.passkey_id,
+                e.actor,
+                e.ip,
+                e.user_agent,
+                e.detail
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let f = filter.clone();
+        let (before_at, before_id) = f.before.clone().unzip();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE (?1 IS NULL OR app_id = ?1)
+                  AND (?2 IS NULL OR event = ?2) AND (?3 IS NULL OR user_id = ?3)
+                  AND (?4 IS NULL OR outcome = ?4) AND (?5 IS NULL OR at >= ?5)
+                  AND (?6 IS NULL OR at < ?6)
+                  AND (?7 IS NULL OR at < ?7 OR (at = ?7 AND id < ?8))
+                  ORDER BY at DESC, id DESC LIMIT ?9"
+            ))?
+            .query_map(
+                params![
+                    f.app_id, f.event, f.user_id, f.outcome, f.since, f.until, before_at,
+                    before_id, limit
+                ],
+                audit_from,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn get_audit_entry(&self, id: &str) -> Result<Option<AuditEntry>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE id = ?1"
+            ))?
+            .query_row([id], audit_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn audit_counts(&self, app_id: Option<&str>, since: Millis) -> Result<Vec<AuditCount>> {
+        let app_id = app_id.map(str::to_owned);
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT at / 86400000 AS day, event, outcome, error_code, COUNT(*)
+                 FROM audit_log WHERE at >= ?2 AND (?1 IS NULL OR app_id = ?1)
+                 GROUP BY day, event, outcome, error_code
+                 ORDER BY day, event, outcome, error_code",
+            )?
+            .query_map(params![app_id, since], |row| {
+                Ok(AuditCount {
+                    day: row.get(0)?,
+                    event: row.get(1)?,
+                    outcome: row.get(2)?,
+                    error_code: row.get(3)?,
+                    count: row.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn purge_audit(&self, before: Millis) -> Result<u64> {
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM audit_log WHERE at < ?1")?
+                .execute([before])?;
+            Ok(count(changed))
+        })
+        .await
+    }
+
+    async fn passkey_counts(&self, app_id: &str) -> Result<Vec<PasskeyCount>> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT aaguid, backup_eligible, COUNT(*) FROM passkeys WHERE app_id = ?1
+                 GROUP BY aaguid, backup_eligible ORDER BY COUNT(*) DESC, aaguid, backup_eligible",
+            )?
+            .query_map([app_id], |row| {
+                Ok(PasskeyCount {
+                    aaguid: row.get(0)?,
+                    backup_eligible: row.get(1)?,
+                    count: row.get(2)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        let e = endpoint.clone();
+        let events = events_json(&e.events)?;
+        self.write(Durability::Durable, move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO webhook_endpoints (",
+                endpoint_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?
+            .execute(params![
+                e.id,
+                e.app_id,
+                e.url,
+                e.secret,
+                events,
+                e.enabled,
+                e.description,
+                e.created_at,
+                e.updated_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_webhook_endpoints(&self, app_id: &str) -> Result<Vec<WebhookEndpoint>> {
+        let app_id = app_id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM webhook_endpoints WHERE app_id = ?1 ORDER BY created_at, id"
+            ))?
+            .query_map([app_id], endpoint_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        app_id: &str,
+        id: &str,
+    ) -> Result<Option<WebhookEndpoint>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                endpoint_columns!(),
+                " FROM webhook_endpoints WHERE app_id = ?1 AND id = ?2"
+            ))?
+            .query_row([app_id, id], endpoint_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool> {
+        let e = endpoint.clone();
+        let events = events_json(&e.events)?;
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE webhook_endpoints SET url = ?3, events = ?4, enabled = ?5,
+                         description = ?6, updated_at = ?7
+                     WHERE app_id = ?1 AND id = ?2",
+                )?
+                .execute(params![
+                    e.app_id,
+                    e.id,
+                    e.url,
+                    events,
+                    e.enabled,
+                    e.description,
+                    e.updated_at
+                ])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_webhook_endpoint(&self, app_id: &str, id: &str) -> Result<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached("DELETE FROM webhook_endpoints WHERE app_id = ?1 AND id = ?2")?
+                .execute([app_id, id])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> Result<()> {
+        let deliveries = deliveries.to_vec();
+        let outcome = self
+            .run(move |c| {
+                let tx = c.transaction()?;
+                for d in &deliveries {
+                    let inserted = tx
+                        .prepare_cached(
+                            "INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id,
+                                 event, payload, status, attempts, next_attempt_at, created_at,
+                                 updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        )?
+                        .execute(params![
+                            d.id,
+                            d.endpoint_id,
+                            d.app_id,
+                            d.event_id,
+                            d.event,
+                            d.payload,
+                            d.status,
+                            d.attempts,
+                            d.next_attempt_at,
+                            d.created_at,
+                            d.updated_at
+                        ]);
+                    match inserted {
+                        Err(e) if is_foreign_key(&e) => {
+                            return Ok(Err(StoreError::Missing("webhook_endpoint")))
+                        }
+                        other => other?,
+                    };
+                }
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn due_webhook_deliveries(
+        &self,
+        now: Millis,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>> {
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                      WHERE e.endpoint_id = d.endpoint_id AND e.status = 'pending' AND e.seq < d.seq)
+                  ORDER BY d.seq LIMIT ?2"
+            ))?
+            .query_map(params![now, limit], delivery_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn claim_webhook_delivery(
+        &self,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE webhook_deliveries SET next_attempt_at = ?3
+                     WHERE id = ?1 AND status = 'pending' AND next_attempt_at <= ?2",
+                )?
+                .execute(params![id, now, lease_until])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn record_webhook_attempt(
+        &self,
+        attempt: &WebhookAttempt,
+        status: &str,
+        next_attempt_at: Millis,
+    ) -> Result<()> {
+        let (a, status) = (attempt.clone(), status.to_owned());
+        self.write(Durability::Durable, move |c| {
+            let tx = c.transaction()?;
+            tx.prepare_cached(concat!(
+                "INSERT INTO webhook_attempts (",
+                attempt_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                a.id,
+                a.delivery_id,
+                a.at,
+                a.status_code,
+                a.error,
+                a.duration_ms
+            ])?;
+            tx.prepare_cached(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?2,
+                     next_attempt_at = ?3, updated_at = ?4
+                 WHERE id = ?1",
+            )?
+            .execute(params![a.delivery_id, status, next_attempt_at, a.at])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        app_id: &str,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>> {
+        let (app_id, endpoint_id) = (app_id.to_owned(), endpoint_id.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries WHERE app_id = ?1 AND endpoint_id = ?2
+                  ORDER BY seq DESC LIMIT ?3"
+            ))?
+            .query_map(params![app_id, endpoint_id, limit], delivery_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn list_webhook_attempts(&self, delivery_id: &str) -> Result<Vec<WebhookAttempt>> {
+        let delivery_id = delivery_id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY at, id"
+            ))?
+            .query_map([delivery_id], attempt_from)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn purge_webhook_deliveries(&self, before: Millis) -> Result<u64> {
+        self.write(Durability::Durable, move |c| {
+            let changed = c
+                .prepare_cached(
+                    "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?1",
+                )?
+                .execute([before])?;
             Ok(count(changed))
         })
         .await

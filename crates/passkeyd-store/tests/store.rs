@@ -8,8 +8,9 @@
 #![allow(clippy::unwrap_used)]
 
 use passkeyd_store::{
-    ApiKey, App, Ceremony, Passkey, PasskeyUse, Session, SharedStore, SigningKey, StoreError, User,
-    UserUpsert,
+    AdminInvite, AdminSession, ApiKey, App, AuditEntry, AuditFilter, Ceremony, GuardedDelete,
+    Passkey, PasskeyUse, Session, SharedStore, SigningKey, StoreError, User, UserUpsert,
+    WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 };
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -251,11 +252,23 @@ on_both_backends!(
     newer_schema_is_refused,
     sessions,
     signing_keys,
+    admin_invites,
+    admin_sessions,
+    delete_user_unless_last,
+    concurrent_removals_keep_one,
+    search_users,
+    audit_log,
+    audit_counts_and_passkey_counts,
+    webhook_endpoints,
+    webhook_deliveries_in_order,
 );
 
 // ---------------------------------------------------------------------------------------------
 // Test data.
 // ---------------------------------------------------------------------------------------------
+
+/// How many migrations the store carries.
+const MIGRATIONS: i64 = 3;
 
 fn app(id: &str, at: i64) -> App {
     App {
@@ -374,9 +387,10 @@ async fn opens_and_pings(db: Db) {
         Kind::Postgres => "postgres",
     };
     assert_eq!(store.backend(), expected);
+    // One row per migration this store carries (versions 1 and 3).
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        2
+        MIGRATIONS
     );
 }
 
@@ -1259,9 +1273,10 @@ async fn migrations_are_idempotent(db: Db) {
         );
         assert!(again.get_passkey("a", "p1").await.unwrap().is_some());
     }
+    // One row per migration this store carries (versions 1 and 3).
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        2
+        MIGRATIONS
     );
 }
 
@@ -1280,9 +1295,10 @@ async fn concurrent_opens_migrate_once(db: Db) {
     for opener in openers {
         opener.await.unwrap().unwrap();
     }
+    // One row per migration this store carries (versions 1 and 3).
     assert_eq!(
         db.number("SELECT COUNT(*) FROM passkeyd_migrations").await,
-        2
+        MIGRATIONS
     );
     db.open().await.ping().await.unwrap();
 }
@@ -1298,6 +1314,537 @@ async fn newer_schema_is_refused(db: Db) {
         Ok(_) => panic!("a database at version 999 was accepted"),
         Err(other) => panic!("expected a Backend error, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admins, the audit log and webhooks.
+// ---------------------------------------------------------------------------------------------
+
+fn invite(id: &str, expires_at: i64) -> AdminInvite {
+    AdminInvite {
+        id: id.into(),
+        token_hash: format!("hash-{id}").into_bytes(),
+        admin_id: format!("adm-{id}"),
+        name: Some(format!("Admin {id}")),
+        created_by: Some("cli".into()),
+        created_at: 10,
+        expires_at,
+        used_at: None,
+    }
+}
+
+async fn admin_invites(db: Db) {
+    let store = db.open().await;
+    let a = invite("a", 1_000);
+    store.create_admin_invite(&a).await.unwrap();
+    store.create_admin_invite(&invite("b", 50)).await.unwrap();
+    assert_conflict(store.create_admin_invite(&a).await, "admin_invite");
+    assert_eq!(
+        store.get_admin_invite(b"hash-a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.get_admin_invite(b"nope").await.unwrap(), None);
+    // Pending at 100: only a (b expired at 50).
+    let pending = store.list_admin_invites(100).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    // Used once, then never again; an expired one cannot be used.
+    assert!(!store.use_admin_invite(b"hash-b", 100).await.unwrap());
+    assert!(store.use_admin_invite(b"hash-a", 100).await.unwrap());
+    assert!(!store.use_admin_invite(b"hash-a", 101).await.unwrap());
+    assert_eq!(
+        store
+            .get_admin_invite(b"hash-a")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(100)
+    );
+    assert!(store.list_admin_invites(100).await.unwrap().is_empty());
+    // A used invite cannot be deleted (it is history); an unused one can.
+    assert!(!store.delete_admin_invite("a").await.unwrap());
+    store
+        .create_admin_invite(&invite("c", 1_000))
+        .await
+        .unwrap();
+    assert!(store.delete_admin_invite("c").await.unwrap());
+    assert!(!store.delete_admin_invite("c").await.unwrap());
+    // Purging removes the expired ones.
+    assert!(store.purge_admin(2_000, 0).await.unwrap() >= 2);
+    assert_eq!(store.get_admin_invite(b"hash-b").await.unwrap(), None);
+}
+
+fn session(token: &str, admin: &str, last_seen_at: i64, expires_at: i64) -> AdminSession {
+    AdminSession {
+        token_hash: token.as_bytes().to_vec(),
+        admin_id: admin.into(),
+        csrf_token: format!("csrf-{token}"),
+        created_at: 1,
+        last_seen_at,
+        expires_at,
+    }
+}
+
+async fn admin_sessions(db: Db) {
+    let store = db.open().await;
+    let s1 = session("t1", "adm-1", 10, 10_000);
+    store.create_admin_session(&s1).await.unwrap();
+    store
+        .create_admin_session(&session("t2", "adm-1", 10, 10_000))
+        .await
+        .unwrap();
+    store
+        .create_admin_session(&session("t3", "adm-2", 10, 10_000))
+        .await
+        .unwrap();
+    assert_conflict(store.create_admin_session(&s1).await, "admin_session");
+    assert_eq!(store.get_admin_session(b"t1").await.unwrap(), Some(s1));
+    // Touching never moves the time back.
+    store.touch_admin_session(b"t1", 500).await.unwrap();
+    store.touch_admin_session(b"t1", 400).await.unwrap();
+    assert_eq!(
+        store
+            .get_admin_session(b"t1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        500
+    );
+    assert!(store.delete_admin_session(b"t1").await.unwrap());
+    assert!(!store.delete_admin_session(b"t1").await.unwrap());
+    assert_eq!(store.delete_admin_sessions("adm-1").await.unwrap(), 1);
+    // Idle since before 100: t3 (last seen at 10) goes; a fresh one stays.
+    store
+        .create_admin_session(&session("t4", "adm-2", 200, 10_000))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_admin(150, 100).await.unwrap(), 1);
+    assert!(store.get_admin_session(b"t3").await.unwrap().is_none());
+    assert!(store.get_admin_session(b"t4").await.unwrap().is_some());
+    // Past its absolute end it goes too.
+    assert_eq!(store.purge_admin(20_000, 0).await.unwrap(), 1);
+}
+
+async fn delete_user_unless_last(db: Db) {
+    let store = db.open().await;
+    let a = user_in(&store, "adm", "a").await;
+    let b = user_in(&store, "adm", "b").await;
+    let _pending = user_in(&store, "adm", "pending").await;
+    store
+        .insert_passkey(&passkey(&a, "pa", 1), 10)
+        .await
+        .unwrap();
+    store
+        .insert_passkey(&passkey(&b, "pb", 1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_user_unless_last("adm", "nobody")
+            .await
+            .unwrap(),
+        GuardedDelete::Missing
+    );
+    // A user without passkeys does not count, and can always go.
+    assert_eq!(
+        store
+            .delete_user_unless_last("adm", "pending")
+            .await
+            .unwrap(),
+        GuardedDelete::Deleted
+    );
+    assert_eq!(
+        store.delete_user_unless_last("adm", "a").await.unwrap(),
+        GuardedDelete::Deleted
+    );
+    assert_eq!(
+        store.delete_user_unless_last("adm", "b").await.unwrap(),
+        GuardedDelete::LastOne
+    );
+    assert!(store.get_user("adm", "b").await.unwrap().is_some());
+}
+
+async fn concurrent_removals_keep_one(db: Db) {
+    let store = db.open().await;
+    for id in ["a", "b"] {
+        let u = user_in(&store, "adm", id).await;
+        store
+            .insert_passkey(&passkey(&u, &format!("p{id}"), 1), 10)
+            .await
+            .unwrap();
+    }
+    let start = Arc::new(Barrier::new(2));
+    let tasks: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|id| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store.delete_user_unless_last("adm", id).await.unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [GuardedDelete::Deleted, GuardedDelete::LastOne]);
+}
+
+async fn search_users(db: Db) {
+    let store = db.open().await;
+    for id in ["ada", "bob", "Adele", "100%_sure"] {
+        user_in(&store, "s", id).await;
+    }
+    user_in(&store, "other", "ada2").await;
+    let found = |users: Vec<User>| users.into_iter().map(|u| u.external_id).collect::<Vec<_>>();
+    // Case-insensitive, by external id or username, within the app only.
+    assert_eq!(
+        found(store.search_users("s", "AD", 10).await.unwrap()),
+        ["Adele", "ada"]
+    );
+    assert_eq!(
+        found(store.search_users("s", "bob@example", 10).await.unwrap()),
+        ["bob"]
+    );
+    // Wildcard characters match themselves.
+    assert_eq!(
+        found(store.search_users("s", "%_", 10).await.unwrap()),
+        ["100%_sure"]
+    );
+    assert_eq!(store.search_users("s", "a", 1).await.unwrap().len(), 1);
+}
+
+fn entry(id: &str, at: i64, app: Option<&str>, event: &str, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at,
+        app_id: app.map(str::to_owned),
+        event: event.into(),
+        outcome: outcome.into(),
+        error_code: (outcome == "failure").then(|| "origin_mismatch".to_owned()),
+        user_id: Some("u-1".into()),
+        passkey_id: None,
+        actor: "key:pkd_sk_abcdef".into(),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("curl/8".into()),
+        detail: "{}".into(),
+    }
+}
+
+async fn audit_log(db: Db) {
+    let store = db.open().await;
+    let day = 86_400_000;
+    let entries = [
+        entry("e1", day, Some("a"), "signin.succeeded", "success"),
+        entry("e2", day, Some("a"), "signin.failed", "failure"),
+        entry("e3", 2 * day, Some("b"), "passkey.created", "success"),
+        entry("e4", 3 * day, None, "admin.signin.succeeded", "success"),
+    ];
+    for e in &entries {
+        store.insert_audit_entry(e).await.unwrap();
+    }
+    assert_conflict(store.insert_audit_entry(&entries[0]).await, "audit_entry");
+    let ids = |v: Vec<AuditEntry>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let all = AuditFilter::default();
+    // Newest first; at one time, by id descending.
+    assert_eq!(
+        ids(store.list_audit_entries(&all, 10).await.unwrap()),
+        ["e4", "e3", "e2", "e1"]
+    );
+    // Pages: the cursor is the last entry's (at, id).
+    let page = AuditFilter {
+        before: Some((day, "e2".into())),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.list_audit_entries(&page, 10).await.unwrap()),
+        ["e1"]
+    );
+    let f = |app: Option<&str>, event: Option<&str>, outcome: Option<&str>| AuditFilter {
+        app_id: app.map(str::to_owned),
+        event: event.map(str::to_owned),
+        outcome: outcome.map(str::to_owned),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        ids(store
+            .list_audit_entries(&f(Some("a"), None, None), 10)
+            .await
+            .unwrap()),
+        ["e2", "e1"]
+    );
+    assert_eq!(
+        ids(store
+            .list_audit_entries(&f(None, Some("passkey.created"), None), 10)
+            .await
+            .unwrap()),
+        ["e3"]
+    );
+    assert_eq!(
+        ids(store
+            .list_audit_entries(&f(None, None, Some("failure")), 10)
+            .await
+            .unwrap()),
+        ["e2"]
+    );
+    let window = AuditFilter {
+        since: Some(2 * day),
+        until: Some(3 * day),
+        user_id: Some("u-1".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        ids(store.list_audit_entries(&window, 10).await.unwrap()),
+        ["e3"]
+    );
+    assert_eq!(store.list_audit_entries(&all, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store.get_audit_entry("e2").await.unwrap(),
+        Some(entries[1].clone())
+    );
+    assert_eq!(store.get_audit_entry("zz").await.unwrap(), None);
+    assert_eq!(store.purge_audit(2 * day).await.unwrap(), 2);
+    assert_eq!(
+        ids(store.list_audit_entries(&all, 10).await.unwrap()),
+        ["e4", "e3"]
+    );
+}
+
+async fn audit_counts_and_passkey_counts(db: Db) {
+    let store = db.open().await;
+    let day = 86_400_000;
+    for (i, (at, event, outcome)) in [
+        (day + 5, "signin.failed", "failure"),
+        (day + 6, "signin.failed", "failure"),
+        (day + 7, "signin.succeeded", "success"),
+        (2 * day, "signin.succeeded", "success"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .insert_audit_entry(&entry(&format!("c{i}"), at, Some("a"), event, outcome))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_audit_entry(&entry("x", day, Some("b"), "signin.succeeded", "success"))
+        .await
+        .unwrap();
+    let counts = store.audit_counts(Some("a"), 0).await.unwrap();
+    let seen: Vec<_> = counts
+        .iter()
+        .map(|c| (c.day, c.event.as_str(), c.error_code.as_deref(), c.count))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "signin.failed", Some("origin_mismatch"), 2),
+            (1, "signin.succeeded", None, 1),
+            (2, "signin.succeeded", None, 1),
+        ]
+    );
+    assert_eq!(store.audit_counts(None, 2 * day).await.unwrap().len(), 1);
+    // Across apps, same-day same-kind entries share a group.
+    assert_eq!(store.audit_counts(None, 0).await.unwrap().len(), 3);
+
+    let u = user_in(&store, "a", "alice").await;
+    for (id, aaguid, be) in [("p1", "m1", true), ("p2", "m1", true), ("p3", "m2", false)] {
+        let mut p = passkey(&u, id, 1);
+        p.aaguid = aaguid.into();
+        p.backup_eligible = be;
+        store.insert_passkey(&p, 10).await.unwrap();
+    }
+    let counts = store.passkey_counts("a").await.unwrap();
+    let seen: Vec<_> = counts
+        .iter()
+        .map(|c| (c.aaguid.as_str(), c.backup_eligible, c.count))
+        .collect();
+    assert_eq!(seen, [("m1", true, 2), ("m2", false, 1)]);
+    assert!(store.passkey_counts("b").await.unwrap().is_empty());
+}
+
+fn endpoint(app_id: &str, id: &str) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.into(),
+        app_id: app_id.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_test".into(),
+        events: vec!["passkey.created".into(), "signin.failed".into()],
+        enabled: true,
+        description: Some("test".into()),
+        created_at: 5,
+        updated_at: 5,
+    }
+}
+
+fn delivery(endpoint: &WebhookEndpoint, id: &str, next_attempt_at: i64) -> WebhookDelivery {
+    WebhookDelivery {
+        id: id.into(),
+        seq: 0,
+        endpoint_id: endpoint.id.clone(),
+        app_id: endpoint.app_id.clone(),
+        event_id: format!("ev-{id}"),
+        event: "passkey.created".into(),
+        payload: format!(r#"{{"id":"{id}"}}"#),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at,
+        created_at: 10,
+        updated_at: 10,
+    }
+}
+
+async fn webhook_endpoints(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    store.create_app(&app("b", 1)).await.unwrap();
+    let mut e = endpoint("a", "w1");
+    store.create_webhook_endpoint(&e).await.unwrap();
+    assert_conflict(store.create_webhook_endpoint(&e).await, "webhook_endpoint");
+    assert_missing(
+        store.create_webhook_endpoint(&endpoint("nope", "w2")).await,
+        "app",
+    );
+    assert_eq!(
+        store.list_webhook_endpoints("a").await.unwrap(),
+        [e.clone()]
+    );
+    assert!(store.list_webhook_endpoints("b").await.unwrap().is_empty());
+    // Another app's endpoint is unreachable.
+    assert_eq!(store.get_webhook_endpoint("b", "w1").await.unwrap(), None);
+    e.url = "http://127.0.0.1:10/other".into();
+    e.events = vec!["user.deleted".into()];
+    e.enabled = false;
+    e.description = None;
+    e.updated_at = 9;
+    assert!(store.update_webhook_endpoint(&e).await.unwrap());
+    assert_eq!(
+        store.get_webhook_endpoint("a", "w1").await.unwrap(),
+        Some(e.clone())
+    );
+    let mut foreign = e.clone();
+    foreign.app_id = "b".into();
+    assert!(!store.update_webhook_endpoint(&foreign).await.unwrap());
+    assert!(!store.delete_webhook_endpoint("b", "w1").await.unwrap());
+    // Deleting the endpoint deletes its deliveries; deleting the app deletes its endpoints.
+    store
+        .enqueue_webhook_deliveries(&[delivery(&e, "d1", 0)])
+        .await
+        .unwrap();
+    assert!(store.delete_webhook_endpoint("a", "w1").await.unwrap());
+    assert!(store
+        .due_webhook_deliveries(100, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_missing(
+        store
+            .enqueue_webhook_deliveries(&[delivery(&e, "d2", 0)])
+            .await,
+        "webhook_endpoint",
+    );
+    store
+        .create_webhook_endpoint(&endpoint("b", "w3"))
+        .await
+        .unwrap();
+    assert!(store.delete_app("b").await.unwrap());
+    assert!(store.list_webhook_endpoints("b").await.unwrap().is_empty());
+}
+
+async fn webhook_deliveries_in_order(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    let (e1, e2) = (endpoint("a", "w1"), endpoint("a", "w2"));
+    store.create_webhook_endpoint(&e1).await.unwrap();
+    store.create_webhook_endpoint(&e2).await.unwrap();
+    store
+        .enqueue_webhook_deliveries(&[
+            delivery(&e1, "d1", 100),
+            delivery(&e1, "d2", 0),
+            delivery(&e2, "d3", 0),
+        ])
+        .await
+        .unwrap();
+    let ids = |v: Vec<WebhookDelivery>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    // At 50, d1 (w1's oldest) is not due yet, and d2 must wait behind it.
+    assert_eq!(
+        ids(store.due_webhook_deliveries(50, 10).await.unwrap()),
+        ["d3"]
+    );
+    assert_eq!(
+        ids(store.due_webhook_deliveries(100, 10).await.unwrap()),
+        ["d1", "d3"]
+    );
+    // One claim wins; the claimed delivery is not due again until its lease ends.
+    assert!(store
+        .claim_webhook_delivery("d1", 100, 1_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_webhook_delivery("d1", 100, 1_000)
+        .await
+        .unwrap());
+    assert_eq!(
+        ids(store.due_webhook_deliveries(100, 10).await.unwrap()),
+        ["d3"]
+    );
+    // A failed attempt schedules a retry; the attempt is recorded with the new state.
+    let attempt = |id: &str, delivery: &str, at: i64, code: Option<i64>| WebhookAttempt {
+        id: id.into(),
+        delivery_id: delivery.into(),
+        at,
+        status_code: code,
+        error: code.is_none().then(|| "connection refused".to_owned()),
+        duration_ms: 3,
+    };
+    store
+        .record_webhook_attempt(&attempt("a1", "d1", 110, Some(500)), "pending", 200)
+        .await
+        .unwrap();
+    store
+        .record_webhook_attempt(&attempt("a2", "d1", 210, Some(200)), "succeeded", 210)
+        .await
+        .unwrap();
+    let listed = store.list_webhook_deliveries("a", "w1", 10).await.unwrap();
+    assert_eq!(ids(listed.clone()), ["d2", "d1"]);
+    let d1 = &listed[1];
+    assert_eq!(
+        (d1.status.as_str(), d1.attempts, d1.updated_at),
+        ("succeeded", 2, 210)
+    );
+    assert!(d1.seq < listed[0].seq);
+    let attempts = store.list_webhook_attempts("d1").await.unwrap();
+    assert_eq!(
+        attempts,
+        [
+            attempt("a1", "d1", 110, Some(500)),
+            attempt("a2", "d1", 210, Some(200))
+        ]
+    );
+    // With d1 done, d2 is next for w1.
+    assert_eq!(
+        ids(store.due_webhook_deliveries(300, 10).await.unwrap()),
+        ["d2", "d3"]
+    );
+    assert_eq!(store.due_webhook_deliveries(300, 1).await.unwrap().len(), 1);
+    assert!(store
+        .list_webhook_deliveries("b", "w1", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Purging keeps pending deliveries.
+    assert_eq!(store.purge_webhook_deliveries(1_000).await.unwrap(), 1);
+    assert_eq!(
+        ids(store.list_webhook_deliveries("a", "w1", 10).await.unwrap()),
+        ["d2"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1348,7 +1895,7 @@ fn database_name_replacement() {
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
 
-fn session(user: &User, id: &str, hash: u8, expires_at: i64) -> Session {
+fn user_session(user: &User, id: &str, hash: u8, expires_at: i64) -> Session {
     Session {
         id: id.into(),
         app_id: user.app_id.clone(),
@@ -1370,17 +1917,19 @@ async fn sessions(db: Db) {
     store.create_app(&app("a", 1)).await.unwrap();
     store.create_app(&app("b", 1)).await.unwrap();
     let alice = user_in(&store, "a", "alice").await;
-    let s1 = session(&alice, "s1", 1, 1000);
+    let s1 = user_session(&alice, "s1", 1, 1000);
     store.create_session(&s1).await.unwrap();
     store
-        .create_session(&session(&alice, "s2", 2, 2000))
+        .create_session(&user_session(&alice, "s2", 2, 2000))
         .await
         .unwrap();
     assert_conflict(
-        store.create_session(&session(&alice, "s3", 1, 1000)).await,
+        store
+            .create_session(&user_session(&alice, "s3", 1, 1000))
+            .await,
         "session_token",
     );
-    let mut ghost = session(&alice, "s4", 4, 1000);
+    let mut ghost = user_session(&alice, "s4", 4, 1000);
     ghost.user_id = "nobody".into();
     assert_missing(store.create_session(&ghost).await, "user");
 
@@ -1440,7 +1989,7 @@ async fn sessions(db: Db) {
 
     // Expired sessions are purged; deleting the user takes the rest.
     store
-        .create_session(&session(&alice, "s5", 5, 5000))
+        .create_session(&user_session(&alice, "s5", 5, 5000))
         .await
         .unwrap();
     store.purge_expired(1500).await.unwrap();

@@ -2,6 +2,7 @@
 //! store so any instance can finish) and finish (take the state once, verify with the core, write
 //! the result). Independent of HTTP, so the backend API and the browser endpoints share it.
 
+use crate::audit::Event;
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::secrets;
 use crate::service::{check_external_id, check_text, now_ms, Service};
@@ -59,6 +60,15 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The channel's name in the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Backend => "backend",
+            Channel::Browser => "browser",
+            Channel::Session => "session",
+        }
+    }
+
     /// The stored kind of a ceremony of `base` kind started through this channel.
     fn kind(self, base: &str) -> String {
         match self {
@@ -273,12 +283,52 @@ impl Service {
         })
     }
 
-    /// Finishes a registration: verifies the browser's response and stores the passkey.
+    /// Finishes a registration: verifies the browser's response and stores the passkey. The
+    /// outcome is recorded in the audit log (`passkey.created` or `registration.failed`).
     pub async fn finish_registration(
         &self,
         app: &AppContext,
         req: &FinishCeremony,
         channel: Channel,
+    ) -> ApiResult<PasskeyView> {
+        let mut user_id = None;
+        let result = self
+            .finish_registration_inner(app, req, channel, &mut user_id)
+            .await;
+        let event = match &result {
+            Ok(passkey) => Event::new("passkey.created", &app.id)
+                .user(Some(&passkey.external_id))
+                .passkey(Some(&passkey.id))
+                .with("name", passkey.name.as_str())
+                .with("aaguid", passkey.aaguid.as_str()),
+            Err(e) => {
+                // The ceremony names the user by internal id; the log shows the app's own id.
+                let external = match &user_id {
+                    Some(id) => self
+                        .store
+                        .get_user_by_id(&app.id, id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|u| u.external_id),
+                    None => None,
+                };
+                Event::new("registration.failed", &app.id)
+                    .failed(e)
+                    .user(external.as_deref())
+            }
+        };
+        self.record(app, event.with("channel", channel.name()))
+            .await;
+        result
+    }
+
+    async fn finish_registration_inner(
+        &self,
+        app: &AppContext,
+        req: &FinishCeremony,
+        channel: Channel,
+        seen_user: &mut Option<String>,
     ) -> ApiResult<PasskeyView> {
         let (ceremony, data) = self
             .take_ceremony(app, &req.ceremony_id, &channel.kind("registration"))
@@ -294,6 +344,7 @@ impl Service {
         let user_id = ceremony
             .user_id
             .ok_or_else(|| ApiError::internal("a registration ceremony without a user"))?;
+        *seen_user = Some(user_id.clone());
         let response = RegistrationResponse::from_json(req.credential.get().as_bytes())?;
         let now = now_ms();
         let verified = verify_registration(
@@ -425,12 +476,42 @@ impl Service {
     }
 
     /// Finishes a sign-in: verifies the assertion and writes back the counter, backup state and
-    /// time of use.
+    /// time of use. The outcome is recorded in the audit log (`signin.succeeded` or
+    /// `signin.failed`, naming the user and passkey when the credential was known).
     pub async fn finish_authentication(
         &self,
         app: &AppContext,
         req: &FinishCeremony,
         channel: Channel,
+    ) -> ApiResult<AuthenticationFinished> {
+        let mut seen = None;
+        let result = self
+            .finish_authentication_inner(app, req, channel, &mut seen)
+            .await;
+        let (user, passkey) = seen.unzip();
+        let event = match &result {
+            Ok(done) => {
+                Event::new("signin.succeeded", &app.id).with("user_verified", done.user_verified)
+            }
+            Err(e) => Event::new("signin.failed", &app.id).failed(e),
+        };
+        self.record(
+            app,
+            event
+                .user(user.as_deref())
+                .passkey(passkey.as_deref())
+                .with("channel", channel.name()),
+        )
+        .await;
+        result
+    }
+
+    async fn finish_authentication_inner(
+        &self,
+        app: &AppContext,
+        req: &FinishCeremony,
+        channel: Channel,
+        seen: &mut Option<(String, String)>,
     ) -> ApiResult<AuthenticationFinished> {
         let (_, data) = self
             .take_ceremony(app, &req.ceremony_id, &channel.kind("authentication"))
@@ -455,6 +536,7 @@ impl Service {
             .get_user_by_id(&app.id, &passkey.user_id)
             .await?
             .ok_or_else(|| ApiError::internal(format!("passkey {} has no user", passkey.id)))?;
+        *seen = Some((user.external_id.clone(), passkey.id.clone()));
         let public_key = CredentialPublicKey::from_cose(&passkey.public_key).map_err(|e| {
             ApiError::internal(format!(
                 "stored key of passkey {} is invalid: {e}",

@@ -65,6 +65,9 @@ pub enum Command {
     /// Create, list and revoke an app's secret API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Let people into the admin dashboard.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 /// `passkeyd serve`
@@ -77,6 +80,41 @@ pub struct ServeArgs {
     /// Log format: text or json (one JSON object per line, for log collectors).
     #[arg(long, env = "PASSKEYD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+
+    /// Serve the admin dashboard and API on this address instead of under /admin on --listen.
+    #[arg(long, env = "PASSKEYD_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<String>,
+
+    /// The URL passkeyd is reached at (default http://localhost:<port>); admin passkeys are
+    /// bound to it.
+    #[arg(long, env = "PASSKEYD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// `passkeyd admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a one-time link (valid one hour) where a new admin registers a passkey.
+    Invite(AdminInviteArgs),
+}
+
+/// `passkeyd admin invite`
+#[derive(Debug, Args)]
+pub struct AdminInviteArgs {
+    /// The new admin's name, shown in the dashboard and the audit log.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The URL passkeyd is reached at, as given to `serve` (the link is printed on it).
+    #[arg(long, env = "PASSKEYD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// `serve`'s --listen, when the public URL is the default.
+    #[arg(long, env = "PASSKEYD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// `serve`'s --admin-listen, when the public URL is the default.
+    #[arg(long, env = "PASSKEYD_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 /// `passkeyd apps ...`

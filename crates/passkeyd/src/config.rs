@@ -51,6 +51,19 @@ pub struct FileConfig {
     /// Take the client IP from `X-Forwarded-For`: only behind a proxy that sets it.
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// The URL people reach passkeyd at (an origin): admin passkeys are bound to it, and admin
+    /// invite links are printed on it.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// A separate address for the admin dashboard and API (default: the main listener).
+    #[serde(default)]
+    pub admin_listen: Option<String>,
+    /// Days the audit log (and finished webhook deliveries) are kept (default 90, 1 to 3650).
+    #[serde(default)]
+    pub audit_retention_days: Option<u32>,
+    /// Minutes an admin session lasts without use (default 30, 5 to 720).
+    #[serde(default)]
+    pub admin_idle_minutes: Option<u32>,
 }
 
 /// The configuration in force.
@@ -70,6 +83,14 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Take the client IP from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// The public URL (an origin, without a trailing slash).
+    pub public_url: String,
+    /// Where the admin dashboard listens, when not on the main listener.
+    pub admin_listen: Option<String>,
+    /// Days the audit log is kept.
+    pub audit_retention_days: u32,
+    /// Minutes an idle admin session lasts.
+    pub admin_idle_minutes: u32,
 }
 
 /// Values that come from flags or their environment variables (which win over the file).
@@ -85,6 +106,10 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--log-format` / `PASSKEYD_LOG_FORMAT`.
     pub log_format: Option<String>,
+    /// `--public-url` / `PASSKEYD_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// `--admin-listen` / `PASSKEYD_ADMIN_LISTEN`.
+    pub admin_listen: Option<String>,
 }
 
 /// Reads a JSONC file (comments allowed) into the file configuration; the error names the field.
@@ -133,6 +158,42 @@ pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Resu
         .parse::<std::net::SocketAddr>()
         .map_err(|e| format!("listen: {listen:?} is not an address such as 127.0.0.1:8080 ({e})"))?
         .port();
+    let admin_listen = overrides.admin_listen.clone().or(file.admin_listen.clone());
+    // Admin passkeys belong to where the dashboard is served: the admin listener when there is
+    // one, else the main one.
+    let admin_port = match &admin_listen {
+        Some(a) => a
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| {
+                format!("admin_listen: {a:?} is not an address such as 127.0.0.1:8081 ({e})")
+            })?
+            .port(),
+        None => port,
+    };
+    let public_url = overrides
+        .public_url
+        .clone()
+        .or(file.public_url.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "http://localhost:{}",
+                if admin_port == 0 { 8080 } else { admin_port }
+            )
+        });
+    let public_url =
+        crate::admin::check_public_url(&public_url).map_err(|e| format!("public_url: {e}"))?;
+    let audit_retention_days = file.audit_retention_days.unwrap_or(90);
+    if !(1..=3650).contains(&audit_retention_days) {
+        return Err(format!(
+            "audit_retention_days: must be 1 to 3650, got {audit_retention_days}"
+        ));
+    }
+    let admin_idle_minutes = file.admin_idle_minutes.unwrap_or(30);
+    if !(5..=720).contains(&admin_idle_minutes) {
+        return Err(format!(
+            "admin_idle_minutes: must be 5 to 720, got {admin_idle_minutes}"
+        ));
+    }
     let log_format = overrides
         .log_format
         .clone()
@@ -189,11 +250,21 @@ pub fn load(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Resu
         authenticator_names: file.authenticator_names,
         rate_limits: file.rate_limits,
         trust_forwarded_for: file.trust_forwarded_for,
+        public_url,
+        admin_listen,
+        audit_retention_days,
+        admin_idle_minutes,
     })
 }
 
-/// App ids appear in URLs and web pages: 1 to 64 of `a-z`, `0-9`, `_` and `-`.
+/// App ids appear in URLs and web pages: 1 to 64 of `a-z`, `0-9`, `_` and `-`, not starting
+/// with `__` (reserved for passkeyd's own apps, such as the admins').
 pub fn check_app_id(id: &str) -> Result<(), String> {
+    if crate::admin::is_reserved(id) {
+        return Err(format!(
+            "app id {id:?} starts with \"__\", which is reserved for passkeyd's own apps"
+        ));
+    }
     if id.is_empty()
         || id.len() > 64
         || !id

@@ -153,6 +153,30 @@ impl ApiError {
             "CLI: the app is declared in the configuration file; change it there.",
         ),
         ("key_not_found", Kind::NotFound, "CLI: the app has no active key with this id."),
+        (
+            "admin_session_required",
+            Kind::Unauthenticated,
+            "Admin API: no admin session, or it ended (idle timeout, sign-out, admin removed).",
+        ),
+        (
+            "csrf_failed",
+            Kind::Forbidden,
+            "Admin API: a state-changing call without the session's X-CSRF-Token.",
+        ),
+        (
+            "invalid_invite",
+            Kind::Refused,
+            "Admin API: the invite link is unknown, used already or expired.",
+        ),
+        ("invite_not_found", Kind::NotFound, "Admin API: no unused invite with this id."),
+        ("admin_not_found", Kind::NotFound, "Admin API: no admin with this id."),
+        (
+            "last_admin",
+            Kind::Conflict,
+            "Admin API: the last admin who can sign in cannot be removed.",
+        ),
+        ("webhook_not_found", Kind::NotFound, "Admin API: the app has no webhook with this id."),
+        ("audit_entry_not_found", Kind::NotFound, "Admin API: no audit entry with this id."),
         ("store_unavailable", Kind::Unavailable, "The database failed or cannot be reached; the request may be retried."),
         ("internal_error", Kind::Internal, "A bug or unexpected failure; see the server log for the request id."),
     ];

@@ -2,11 +2,15 @@
 //! holds everything; `main.rs` only parses the command line and runs what it names. Tests use
 //! the library to run the server in-process.
 
+pub mod admin;
+pub mod apps;
+pub mod audit;
 pub mod authenticators;
 pub mod browser;
 pub mod ceremony;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod inspect;
 pub mod jwt;
@@ -22,6 +26,7 @@ pub mod sessions;
 pub mod settings;
 pub mod verify;
 pub mod views;
+pub mod webhooks;
 
 use std::io::Read;
 

@@ -3,7 +3,9 @@
 //! input, 2 usage error).
 
 use clap::Parser;
-use passkeyd::cli::{Cli, Command, GlobalArgs, ServeArgs, VerifyCommand};
+use passkeyd::admin::AdminSettings;
+use passkeyd::cli::{AdminCommand, Cli, Command, GlobalArgs, ServeArgs, VerifyCommand};
+use passkeyd::config::Overrides;
 use passkeyd::service::Service;
 use passkeyd::views::AuthenticatorNames;
 use passkeyd::{inspect, manage, server, verify, Outcome, EXIT_OK, EXIT_USAGE};
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => with_store(&cli.global, |store| async move {
             manage::keys(&store, command).await
         }),
+        Command::Admin(AdminCommand::Invite(args)) => admin_invite(&cli.global, args),
     };
     ExitCode::from(emit(&outcome))
 }
@@ -47,7 +50,7 @@ where
     F: FnOnce(SharedStore) -> Fut,
     Fut: std::future::Future<Output = Outcome>,
 {
-    let config = match manage::load_config(global, None, None) {
+    let config = match manage::load_config(global, Overrides::default()) {
         Ok(c) => c,
         Err(e) => return Outcome::usage(e),
     };
@@ -63,9 +66,40 @@ where
     })
 }
 
+/// `passkeyd admin invite`: writes the admin app for the public URL and prints an invite link.
+fn admin_invite(global: &GlobalArgs, args: &passkeyd::cli::AdminInviteArgs) -> Outcome {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        public_url: args.public_url.clone(),
+        admin_listen: args.admin_listen.clone(),
+        ..Overrides::default()
+    };
+    let config = match manage::load_config(global, overrides) {
+        Ok(c) => c,
+        Err(e) => return Outcome::usage(e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    rt.block_on(async {
+        match manage::open_store(&config, manage::ConfigApps::CreateMissing).await {
+            Ok(store) => manage::admin_invite(&store, &config, args).await,
+            Err(e) => Outcome::refused(e),
+        }
+    })
+}
+
 /// `passkeyd serve`: runs until SIGINT or SIGTERM, then lets requests in flight finish.
 fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
-    let config = match manage::load_config(global, args.listen.clone(), args.log_format.clone()) {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        log_format: args.log_format.clone(),
+        public_url: args.public_url.clone(),
+        admin_listen: args.admin_listen.clone(),
+        ..Overrides::default()
+    };
+    let config = match manage::load_config(global, overrides) {
         Ok(c) => c,
         Err(e) => return Outcome::usage(e),
     };
@@ -83,16 +117,41 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
             Ok(s) => s,
             Err(e) => return Outcome::refused(e),
         };
-        let service = Service {
+        let service = Service::new(
             store,
-            names: AuthenticatorNames::new(config.authenticator_names.clone()),
+            AuthenticatorNames::new(config.authenticator_names.clone()),
+        );
+        let admin = match AdminSettings::new(
+            &config.public_url,
+            config.admin_idle_minutes,
+            config.audit_retention_days,
+        ) {
+            Ok(a) => a,
+            Err(e) => return Outcome::usage(e.message),
         };
+        if let Err(e) = admin.write_app(&service.store).await {
+            return Outcome::refused(format!("cannot write the admin app: {e}"));
+        }
         let mut state = server::AppState::with_limits(service, config.rate_limits);
         state.trust_forwarded_for = config.trust_forwarded_for;
-        let server = match server::Server::bind(addr, state).await {
+        state.admin = Some(std::sync::Arc::new(admin));
+        let mut server = match server::Server::bind(addr, state).await {
             Ok(s) => s,
             Err(e) => return Outcome::refused(format!("cannot listen on {addr}: {e}")),
         };
+        if let Some(admin_addr) = &config.admin_listen {
+            let admin_addr: SocketAddr = match admin_addr.parse() {
+                Ok(a) => a,
+                Err(e) => return Outcome::usage(format!("admin_listen: {e}")),
+            };
+            server = match server.bind_admin(admin_addr).await {
+                Ok(s) => s,
+                Err(e) => return Outcome::refused(format!("cannot listen on {admin_addr}: {e}")),
+            };
+        }
+        if let Some(Ok(admin_bound)) = server.admin_addr() {
+            tracing::info!(address = %admin_bound, "the admin dashboard is listening");
+        }
         let shutdown = server::shutdown_signal();
         let bound = server.local_addr().map_or(addr, |a| a);
         let backend = if config.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };

@@ -2,32 +2,27 @@
 //! configuration names, plus what every store-opening command shares (loading the configuration
 //! and writing the apps it declares).
 
+use crate::audit::Caller;
 use crate::cli::{
     AppCreateArgs, AppSettingArgs, AppUpdateArgs, AppsCommand, GlobalArgs, KeysCommand,
 };
-use crate::config::{self, check_app_id, Config, Overrides};
+use crate::config::{self, Config, Overrides};
 use crate::error::{ApiError, ApiResult};
-use crate::secrets;
-use crate::service::{check_text, now_ms};
+use crate::service::{check_text, now_ms, Service};
 use crate::settings::AppSettings;
-use crate::views::{AppView, KeyView};
+use crate::views::AuthenticatorNames;
 use crate::{Outcome, EXIT_OK, EXIT_REFUSED};
-use passkeyd_store::{ApiKey, App, SharedStore, StoreError};
+use passkeyd_store::{App, SharedStore};
 use serde::de::DeserializeOwned;
 
 /// Loads the configuration in force for a command.
-pub fn load_config(
-    global: &GlobalArgs,
-    listen: Option<String>,
-    log_format: Option<String>,
-) -> Result<Config, String> {
+pub fn load_config(global: &GlobalArgs, serve: Overrides) -> Result<Config, String> {
     config::load(
         &Overrides {
             config: global.config.clone(),
             data_dir: global.data_dir.clone(),
             database_url: global.database_url.clone(),
-            listen,
-            log_format,
+            ..serve
         },
         &|name| std::env::var(name).ok(),
     )
@@ -268,24 +263,12 @@ fn apply(settings: &mut AppSettings, args: &AppSettingArgs) -> ApiResult<()> {
     settings.validate()
 }
 
-async fn load_app(store: &SharedStore, id: &str) -> ApiResult<(App, AppSettings)> {
-    let app = store
-        .get_app(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("app_not_found", format!("no app with id {id:?}")))?;
-    let settings = AppSettings::from_stored(&app.settings)?;
-    Ok((app, settings))
-}
-
-fn refuse_if_managed(id: &str, settings: &AppSettings) -> ApiResult<()> {
-    if settings.managed_by_config {
-        return Err(ApiError::new(
-            crate::error::Kind::Conflict,
-            "app_managed_by_config",
-            format!("app {id:?} is declared in the configuration file; change it there"),
-        ));
-    }
-    Ok(())
+/// The service the CLI acts through, recording its changes as `cli` in the audit log.
+fn cli_service(store: &SharedStore) -> (Service, Caller) {
+    (
+        Service::new(store.clone(), AuthenticatorNames::default()),
+        Caller::named("cli"),
+    )
 }
 
 async fn create_app(store: &SharedStore, args: &AppCreateArgs) -> ApiResult<serde_json::Value> {
@@ -297,82 +280,41 @@ async fn create_app(store: &SharedStore, args: &AppCreateArgs) -> ApiResult<serd
         .ok_or_else(|| ApiError::invalid("rp_id", "is required (--rp-id)"))?;
     let mut settings = AppSettings::new(rp_id, &args.name, Vec::new());
     apply(&mut settings, &args.settings)?;
-    let id = match &args.id {
-        Some(id) => {
-            check_app_id(id).map_err(|e| ApiError::invalid("id", e))?;
-            id.clone()
-        }
-        None => format!(
-            "app_{}",
-            passkeyd_core::error::hex(&secrets::random_bytes(8)?)
-        ),
-    };
-    let now = now_ms();
-    let app = App {
-        id,
-        name: args.name.clone(),
-        settings: settings.to_stored()?,
-        created_at: now,
-        updated_at: now,
-    };
-    match store.create_app(&app).await {
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
-            crate::error::Kind::Conflict,
-            "app_exists",
-            format!("an app with id {:?} exists already", app.id),
-        )),
-        other => other.map_err(ApiError::from),
-    }?;
-    to_json(&AppView::new(&app, settings))
+    let (service, cli) = cli_service(store);
+    let view = service
+        .create_app(&cli, args.id.as_deref(), &args.name, settings)
+        .await?;
+    to_json(&view)
 }
 
 async fn list_apps(store: &SharedStore) -> ApiResult<serde_json::Value> {
-    let apps = store
-        .list_apps()
-        .await?
-        .into_iter()
-        .map(|app| AppSettings::from_stored(&app.settings).map(|s| AppView::new(&app, s)))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let apps = cli_service(store).0.list_apps().await?;
     to_json(&serde_json::json!({ "data": apps }))
 }
 
 async fn show_app(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
-    let (app, settings) = load_app(store, id).await?;
-    to_json(&AppView::new(&app, settings))
+    to_json(&cli_service(store).0.app_view(id).await?)
 }
 
 async fn update_app(store: &SharedStore, args: &AppUpdateArgs) -> ApiResult<serde_json::Value> {
-    let (mut app, mut settings) = load_app(store, &args.id).await?;
-    refuse_if_managed(&args.id, &settings)?;
-    if let Some(name) = &args.name {
-        check_text("name", name, 128)?;
-        app.name = name.clone();
-    }
-    apply(&mut settings, &args.settings)?;
-    app.settings = settings.to_stored()?;
-    app.updated_at = now_ms();
-    if !store.update_app(&app).await? {
-        return Err(ApiError::not_found(
-            "app_not_found",
-            format!("no app with id {:?}", args.id),
-        ));
-    }
-    to_json(&AppView::new(&app, settings))
+    let (service, cli) = cli_service(store);
+    let view = service
+        .update_app(&cli, &args.id, args.name.as_deref(), |settings| {
+            apply(settings, &args.settings)
+        })
+        .await?;
+    to_json(&view)
 }
 
 async fn delete_app(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
-    let (_, settings) = load_app(store, id).await?;
-    refuse_if_managed(id, &settings)?;
-    store.delete_app(id).await?;
+    let (service, cli) = cli_service(store);
+    service.delete_app(&cli, id).await?;
     to_json(&serde_json::json!({ "deleted": id }))
 }
 
 async fn rotate_signing_key(store: &SharedStore, id: &str) -> ApiResult<serde_json::Value> {
-    let (app, _) = load_app(store, id).await?;
-    let service = crate::service::Service {
-        store: store.clone(),
-        names: crate::views::AuthenticatorNames::default(),
-    };
+    let (service, _) = cli_service(store);
+    let (app, _) = service.load_app(id).await?;
     let kid = service
         .rotate_signing_key(&crate::settings::AppContext::from_app(&app)?)
         .await?;
@@ -384,25 +326,10 @@ async fn create_key(
     app_id: &str,
     name: Option<&str>,
 ) -> ApiResult<serde_json::Value> {
-    load_app(store, app_id).await?;
-    if let Some(n) = name {
-        check_text("name", n, 128)?;
-    }
-    let made = secrets::new_api_key()?;
-    let key = ApiKey {
-        id: secrets::new_id("key")?,
-        app_id: app_id.to_owned(),
-        prefix: made.prefix,
-        hash: made.hash,
-        name: name.map(str::to_owned),
-        created_at: now_ms(),
-        last_used_at: None,
-        revoked_at: None,
-    };
-    store.create_api_key(&key).await?;
-    let mut value = to_json(&KeyView::from(&key))?;
+    let (service, cli) = cli_service(store);
+    let created = service.create_key(&cli, app_id, name).await?;
+    let mut value = to_json(&created)?;
     if let serde_json::Value::Object(map) = &mut value {
-        map.insert("key".into(), serde_json::Value::String(made.key));
         map.insert(
             "note".into(),
             "the key is shown this once; only its hash is kept".into(),
@@ -412,9 +339,8 @@ async fn create_key(
 }
 
 async fn list_keys(store: &SharedStore, app_id: &str) -> ApiResult<serde_json::Value> {
-    load_app(store, app_id).await?;
-    let keys = store.list_api_keys(app_id).await?;
-    to_json(&serde_json::json!({ "data": keys.iter().map(KeyView::from).collect::<Vec<_>>() }))
+    let keys = cli_service(store).0.list_keys(app_id).await?;
+    to_json(&serde_json::json!({ "data": keys }))
 }
 
 async fn revoke_key(
@@ -422,12 +348,38 @@ async fn revoke_key(
     app_id: &str,
     key_id: &str,
 ) -> ApiResult<serde_json::Value> {
-    load_app(store, app_id).await?;
-    if !store.revoke_api_key(app_id, key_id, now_ms()).await? {
-        return Err(ApiError::not_found(
-            "key_not_found",
-            format!("app {app_id:?} has no active key {key_id:?}"),
-        ));
-    }
+    let (service, cli) = cli_service(store);
+    service.revoke_key(&cli, app_id, key_id).await?;
     to_json(&serde_json::json!({ "revoked": key_id }))
+}
+
+/// `passkeyd admin invite`: writes the admin app for the public URL (so the link works before
+/// the next `serve`) and prints a one-time link.
+pub async fn admin_invite(
+    store: &SharedStore,
+    config: &Config,
+    args: &crate::cli::AdminInviteArgs,
+) -> Outcome {
+    let result = async {
+        let admin = crate::admin::AdminSettings::new(
+            &config.public_url,
+            config.admin_idle_minutes,
+            config.audit_retention_days,
+        )?;
+        admin.write_app(store).await?;
+        let (service, cli) = cli_service(store);
+        let invite = service
+            .invite_admin(&admin, &cli, args.name.as_deref())
+            .await?;
+        let mut value = to_json(&invite)?;
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert(
+                "note".into(),
+                "open the link within an hour to register a passkey; it works once".into(),
+            );
+        }
+        Ok(value)
+    }
+    .await;
+    outcome(result, args.json.json)
 }

@@ -2,6 +2,7 @@
 //! shape, metrics, the access log), start-up on a socket and graceful shutdown. Routes are in
 //! `server/router.rs`, handlers in `server/handlers.rs`, extractors in `server/extract.rs`.
 
+mod admin;
 mod browser;
 mod demo;
 mod extract;
@@ -9,16 +10,19 @@ pub(crate) mod handlers;
 mod me;
 pub mod router;
 
+use crate::admin::AdminSettings;
+use crate::audit::Caller;
 use crate::error::{ApiError, Kind};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimitConfig, RateLimits};
 use crate::service::{now_ms, Service};
+use crate::webhooks::WebhookConfig;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -34,6 +38,12 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Take the client IP from `X-Forwarded-For` (behind a trusted proxy) rather than the socket.
     pub trust_forwarded_for: bool,
+    /// The admin side's settings; `None` turns the dashboard off (every admin route is 404).
+    pub admin: Option<Arc<AdminSettings>>,
+    /// Serve the dashboard under `/admin` on the main listener (false with `--admin-listen`).
+    pub admin_on_main: bool,
+    /// How the webhook worker paces its deliveries.
+    pub webhooks: WebhookConfig,
 }
 
 impl AppState {
@@ -49,8 +59,50 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(RateLimits::new(limits)),
             trust_forwarded_for: false,
+            // The out-of-the-box admin side: http://localhost:8080, 30 idle minutes, 90 days.
+            admin: AdminSettings::new("http://localhost:8080", 30, 90)
+                .ok()
+                .map(Arc::new),
+            admin_on_main: true,
+            webhooks: WebhookConfig::default(),
         }
     }
+}
+
+/// The client's IP: the socket's peer, or the first `X-Forwarded-For` entry when the server is
+/// told it sits behind a proxy that sets it. In-process tests have neither: unspecified.
+pub(crate) fn client_ip(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> IpAddr {
+    if state.trust_forwarded_for {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// Who is calling, for the audit log: `actor`, with the request's IP and User-Agent.
+pub(crate) fn caller(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    actor: String,
+) -> Caller {
+    let ip = client_ip(state, &parts.headers, &parts.extensions);
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|h| h.to_str().ok());
+    Caller::http(actor, ip, user_agent)
 }
 
 /// The request id given to each request, echoed in `x-request-id` and in error bodies.
@@ -157,6 +209,7 @@ pub async fn remember_route(request: Request, next: Next) -> Response {
 /// the port before serving.
 pub struct Server {
     listener: TcpListener,
+    admin_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -164,7 +217,23 @@ impl Server {
     /// Binds `addr`.
     pub async fn bind(addr: SocketAddr, state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Server { listener, state })
+        Ok(Server {
+            listener,
+            admin_listener: None,
+            state,
+        })
+    }
+
+    /// Binds `addr` for the admin dashboard alone, which then leaves the main listener.
+    pub async fn bind_admin(mut self, addr: SocketAddr) -> std::io::Result<Self> {
+        self.admin_listener = Some(TcpListener::bind(addr).await?);
+        self.state.admin_on_main = false;
+        Ok(self)
+    }
+
+    /// The bound admin address, when the dashboard has its own listener.
+    pub fn admin_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.admin_listener.as_ref().map(TcpListener::local_addr)
     }
 
     /// The bound address.
@@ -173,32 +242,84 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; requests in flight then finish before it returns.
-    /// Expired ceremonies are purged once a minute meanwhile.
+    /// Meanwhile, once a minute, expired ceremonies, admin sessions and invites, and audit
+    /// entries past their retention are purged; and the webhook worker sends deliveries.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.service.store.clone();
         let limits = self.state.limits.clone();
+        let admin = self.state.admin.clone();
         let purger = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
                 limits.forget_idle();
-                match store.purge_expired(now_ms()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(purged = n, "expired ceremonies removed"),
-                    Err(e) => tracing::warn!(error = %e, "could not purge expired ceremonies"),
-                }
+                purge(&store, admin.as_deref()).await;
             }
+        });
+        let worker = tokio::spawn(crate::webhooks::run_worker(
+            self.state.service.store.clone(),
+            self.state.service.audit.wake(),
+            self.state.webhooks,
+        ));
+        // One shutdown signal for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let admin_server = self.admin_listener.map(|listener| {
+            let app = router::admin_router(self.state.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
+            let stopped = until_stopped(stopped.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            })
         });
         let app = router::router(self.state);
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let mut result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(until_stopped(stopped))
             .await;
+        if let Some(server) = admin_server {
+            let admin_result = server
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            result = result.and(admin_result);
+        }
         purger.abort();
+        worker.abort();
         result
+    }
+}
+
+/// One round of the purger: what expired or outlived its retention goes.
+async fn purge(store: &passkeyd_store::SharedStore, admin: Option<&AdminSettings>) {
+    let now = now_ms();
+    match store.purge_expired(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(purged = n, "expired ceremonies removed"),
+        Err(e) => tracing::warn!(error = %e, "could not purge expired ceremonies"),
+    }
+    let Some(admin) = admin else { return };
+    if let Err(e) = store.purge_admin(now, now - admin.idle_ms).await {
+        tracing::warn!(error = %e, "could not purge admin sessions and invites");
+    }
+    let cutoff = now - admin.retention_ms;
+    match store.purge_audit(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "audit entries past their retention removed"),
+        Err(e) => tracing::warn!(error = %e, "could not purge the audit log"),
+    }
+    if let Err(e) = store.purge_webhook_deliveries(cutoff).await {
+        tracing::warn!(error = %e, "could not purge webhook deliveries");
     }
 }
 

@@ -2,6 +2,7 @@
 //! and scoped to one app. Ceremonies are in `ceremony.rs`. Every operation takes the app it acts
 //! for, so one app's key can never reach another app's data.
 
+use crate::audit::{Audit, Event};
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
 use crate::settings::AppContext;
@@ -13,13 +14,15 @@ use serde::{Deserialize, Serialize};
 /// The most users one page of `GET /v1/users` returns.
 pub const MAX_PAGE: u32 = 100;
 
-/// What every operation needs: the store and the authenticator names.
+/// What every operation needs: the store, the authenticator names and the audit sink.
 #[derive(Clone)]
 pub struct Service {
     /// The store.
     pub store: SharedStore,
     /// AAGUID to model name.
     pub names: AuthenticatorNames,
+    /// Where events are recorded.
+    pub audit: Audit,
 }
 
 /// Now, in Unix milliseconds.
@@ -108,6 +111,20 @@ pub struct Deleted {
 }
 
 impl Service {
+    /// A service over a store, recording events in that store's audit log.
+    pub fn new(store: SharedStore, names: AuthenticatorNames) -> Self {
+        Service {
+            audit: Audit::new(store.clone()),
+            store,
+            names,
+        }
+    }
+
+    /// Records an event with the app's caller.
+    pub async fn record(&self, app: &AppContext, event: Event) {
+        self.audit.record(&app.caller, event).await;
+    }
+
     /// Creates the user or updates its names; returns the user and whether it was created.
     pub async fn upsert_user(
         &self,
@@ -189,6 +206,11 @@ impl Service {
     /// Deletes a user and their passkeys.
     pub async fn delete_user(&self, app: &AppContext, external_id: &str) -> ApiResult<()> {
         if self.store.delete_user(&app.id, external_id).await? {
+            self.record(
+                app,
+                Event::new("user.deleted", &app.id).user(Some(external_id)),
+            )
+            .await;
             Ok(())
         } else {
             Err(ApiError::not_found(
@@ -240,12 +262,33 @@ impl Service {
             .rename_passkey(&app.id, id, name, now_ms())
             .await?
             .ok_or_else(|| passkey_not_found(id))?;
+        self.record(
+            app,
+            Event::new("passkey.renamed", &app.id)
+                .user(Some(&passkey.user_external_id))
+                .passkey(Some(id))
+                .with("name", passkey.display_name()),
+        )
+        .await;
         Ok(PasskeyView::new(&passkey, &self.names))
     }
 
     /// Deletes one passkey.
     pub async fn delete_passkey(&self, app: &AppContext, id: &str) -> ApiResult<()> {
+        // Read first, so the audit entry can name the owner of what is gone.
+        let owner = self
+            .store
+            .get_passkey(&app.id, id)
+            .await?
+            .map(|p| p.user_external_id);
         if self.store.delete_passkey(&app.id, id).await? {
+            self.record(
+                app,
+                Event::new("passkey.deleted", &app.id)
+                    .user(owner.as_deref())
+                    .passkey(Some(id)),
+            )
+            .await;
             Ok(())
         } else {
             Err(passkey_not_found(id))
@@ -259,7 +302,19 @@ impl Service {
         external_id: &str,
     ) -> ApiResult<Deleted> {
         let user = self.user(app, external_id).await?;
+        // Listed first, so each deletion is recorded (and sent to webhooks) on its own.
+        let passkeys = self.store.list_passkeys(&app.id, &user.id).await?;
         let deleted = self.store.delete_user_passkeys(&app.id, &user.id).await?;
+        for p in &passkeys {
+            self.record(
+                app,
+                Event::new("passkey.deleted", &app.id)
+                    .user(Some(external_id))
+                    .passkey(Some(&p.id))
+                    .with("all_of_user", true),
+            )
+            .await;
+        }
         Ok(Deleted { deleted })
     }
 }

@@ -2,6 +2,7 @@
 //! the CLI, the config file and later the admin API; their validation, which names the field at
 //! fault; and the parsed form ([`AppContext`]) that ceremonies run with.
 
+use crate::audit::Caller;
 use crate::error::{ApiError, ApiResult};
 use passkeyd_core::options::{AttestationPreference, ResidentKey};
 use passkeyd_core::{Algorithm, CounterPolicy, Origin, RelyingParty, RpId, UserVerification};
@@ -288,6 +289,10 @@ pub struct AppContext {
     pub rp: RelyingParty,
     /// The requested algorithms.
     pub algorithms: Vec<Algorithm>,
+    /// Who is acting on the app in this request, for the audit log. The HTTP layer sets it
+    /// (from the API key, the browser, the admin session); [`AppContext::from_app`] starts with
+    /// the server itself.
+    pub caller: Caller,
 }
 
 impl AppContext {
@@ -308,6 +313,7 @@ impl AppContext {
             settings,
             rp,
             algorithms,
+            caller: Caller::default(),
         })
     }
 
@@ -317,6 +323,12 @@ impl AppContext {
             CounterPolicySetting::Reject => CounterPolicy::Reject,
             CounterPolicySetting::Warn => CounterPolicy::Warn,
         }
+    }
+
+    /// The same app acting for `caller`.
+    pub fn acting_as(mut self, caller: Caller) -> Self {
+        self.caller = caller;
+        self
     }
 
     /// The ceremony lifetime in milliseconds.

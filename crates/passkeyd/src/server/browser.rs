@@ -5,7 +5,8 @@
 
 use super::extract::{Json, Tenant};
 use super::me::with_session_cookie;
-use super::{count, AppState};
+use super::{client_ip, count, AppState};
+use crate::audit::Caller;
 use crate::browser::{
     AuthenticateTransaction, BrowserStartAuthentication, BrowserStartRegistration, Client,
     NonceClaims, NonceIssued, RegisterTransaction, Transaction, TransactionKind, VerifyNonce,
@@ -14,36 +15,15 @@ use crate::ceremony::{AuthenticationStarted, FinishCeremony, RegistrationStarted
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::openapi::ErrorBody;
 use crate::settings::AppContext;
-use axum::extract::{ConnectInfo, Extension, Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 
 /// The app a public request is for, put in the request by [`public_app`].
 #[derive(Clone)]
 pub struct PublicApp(pub AppContext);
-
-/// The client's IP: the socket's peer, or the first `X-Forwarded-For` entry when the server is
-/// told it sits behind a proxy that sets it. In-process tests have neither: unspecified.
-fn client_ip(state: &AppState, request: &Request) -> IpAddr {
-    if state.trust_forwarded_for {
-        if let Some(ip) = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
 
 /// CORS headers that let the app's page read the answer (errors included).
 pub(super) fn allow_origin(headers: &mut HeaderMap, origin: &HeaderValue) {
@@ -93,7 +73,13 @@ pub async fn public_app(
     next: Next,
 ) -> Response {
     let app_id = params.get("app_id").cloned().unwrap_or_default();
-    let app = match state.service.store.get_app(&app_id).await {
+    // Reserved apps (the admins') have no public endpoints.
+    let found = if crate::admin::is_reserved(&app_id) {
+        Ok(None)
+    } else {
+        state.service.store.get_app(&app_id).await
+    };
+    let app = match found {
         Ok(Some(app)) => match AppContext::from_app(&app) {
             Ok(app) => app,
             Err(e) => return e.into_response(),
@@ -127,7 +113,7 @@ pub async fn public_app(
             None => StatusCode::NO_CONTENT.into_response(),
         };
     }
-    let ip = client_ip(&state, &request);
+    let ip = client_ip(&state, request.headers(), request.extensions());
     let mut response = match state.limits.check(ip, &app.id) {
         Err(wait) => {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -143,15 +129,20 @@ pub async fn public_app(
             response
         }
         Ok(()) => {
-            let client = Client {
-                user_agent: request
-                    .headers()
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+            let user_agent = request
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            request.extensions_mut().insert(Client {
+                user_agent: user_agent.clone(),
                 ip: Some(ip.to_string()),
-            };
-            request.extensions_mut().insert(client);
+            });
+            let app = app.acting_as(Caller::http(
+                "browser".to_owned(),
+                ip,
+                user_agent.as_deref(),
+            ));
             request.extensions_mut().insert(PublicApp(app));
             next.run(request).await
         }

@@ -112,7 +112,8 @@ impl FromRequestParts<AppState> for DemoApp {
                 ));
             }
         }
-        Ok(DemoApp(app))
+        let caller = super::caller(state, parts, "demo".to_owned());
+        Ok(DemoApp(app.acting_as(caller)))
     }
 }
 

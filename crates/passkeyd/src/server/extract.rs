@@ -128,6 +128,7 @@ impl FromRequestParts<AppState> for Tenant {
             store.touch_api_key(&stored.id, now).await?;
         }
         let app = store.get_app(&stored.app_id).await?.ok_or_else(invalid)?;
-        Ok(Tenant(AppContext::from_app(&app)?))
+        let caller = super::caller(state, parts, format!("key:{}", stored.prefix));
+        Ok(Tenant(AppContext::from_app(&app)?.acting_as(caller)))
     }
 }

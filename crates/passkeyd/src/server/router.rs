@@ -1,6 +1,8 @@
 //! Every route, grouped by who calls it and how it is authenticated. The backend API takes the
-//! app's secret key (the `Tenant` extractor in each handler); operations endpoints are open.
+//! app's secret key (the `Tenant` extractor in each handler); the admin API an admin session
+//! (the `Admin` extractor); operations endpoints are open.
 
+use super::admin;
 use super::browser::{
     browser_finish_authentication, browser_finish_registration, browser_start_authentication,
     browser_start_registration, create_authenticate_transaction, create_register_transaction,
@@ -13,6 +15,92 @@ use super::{finish, remember_route, AppState};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Router};
+
+/// The admin dashboard and its API, under `/admin`: sessions and CSRF in `server/admin.rs`,
+/// security headers on every response.
+fn admin_routes() -> Router<AppState> {
+    use admin::*;
+    // No session yet: sign-in and invites (same-origin only).
+    let signin = Router::new()
+        .route(
+            "/admin/api/invites/registration/start",
+            post(start_invite_registration),
+        )
+        .route(
+            "/admin/api/invites/registration/finish",
+            post(finish_invite_registration),
+        )
+        .route("/admin/api/signin/start", post(start_admin_signin))
+        .route("/admin/api/signin/finish", post(finish_admin_signin));
+    // Signed in (the `Admin` extractor): CSRF token and origin on every state change.
+    let api = Router::new()
+        .route("/admin/api/session", get(get_admin_session))
+        .route("/admin/api/signout", post(admin_signout))
+        .route("/admin/api/overview", get(get_overview))
+        .route("/admin/api/apps", get(list_apps).post(create_app))
+        .route(
+            "/admin/api/apps/{app_id}",
+            get(get_app).patch(update_app).delete(delete_app),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/keys",
+            get(list_keys).post(create_key),
+        )
+        .route("/admin/api/apps/{app_id}/keys/{key_id}", delete(revoke_key))
+        .route("/admin/api/apps/{app_id}/users", get(search_users))
+        .route(
+            "/admin/api/apps/{app_id}/users/{external_id}",
+            get(get_user).delete(delete_user),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/users/{external_id}/passkeys",
+            delete(delete_user_passkeys),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/passkeys/{id}",
+            patch(rename_passkey).delete(delete_passkey),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/webhooks",
+            get(list_webhooks).post(create_webhook),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/webhooks/{id}",
+            patch(update_webhook).delete(delete_webhook),
+        )
+        .route(
+            "/admin/api/apps/{app_id}/webhooks/{id}/deliveries",
+            get(list_webhook_deliveries),
+        )
+        .route("/admin/api/audit", get(list_audit))
+        .route("/admin/api/audit/export", get(export_audit))
+        .route("/admin/api/audit/{id}", get(get_audit_entry))
+        .route("/admin/api/admins", get(list_admins))
+        .route("/admin/api/admins/{id}", delete(remove_admin))
+        .route("/admin/api/invites", get(list_invites).post(create_invite))
+        .route("/admin/api/invites/{id}", delete(delete_invite));
+    let files = Router::new()
+        .route("/admin", get(redirect_to_dashboard))
+        .route("/admin/", get(dashboard))
+        .route("/admin/assets/admin.js", get(dashboard_js))
+        .route("/admin/assets/admin.css", get(dashboard_css));
+    Router::new()
+        .merge(signin)
+        .merge(api)
+        .merge(files)
+        .route_layer(middleware::from_fn(security_headers))
+}
+
+/// The admin dashboard alone, for `--admin-listen`.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .merge(admin_routes())
+        .fallback(route_not_found)
+        .route_layer(middleware::from_fn(remember_route))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), finish))
+        .with_state(state)
+}
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
@@ -138,12 +226,20 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(crate::openapi::serve));
 
+    // The admin dashboard, unless it has a listener of its own.
+    let admin = if state.admin_on_main {
+        admin_routes()
+    } else {
+        Router::new()
+    };
+
     Router::new()
         .merge(backend)
         .merge(public)
         .merge(signed_in)
         .merge(demo)
         .merge(operations)
+        .merge(admin)
         .fallback(route_not_found)
         .route_layer(middleware::from_fn(remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -227,10 +227,7 @@ impl TestApp {
         app_id: String,
         key: String,
     ) -> Self {
-        let service = Service {
-            store: store.clone(),
-            names: AuthenticatorNames::new(HashMap::new()),
-        };
+        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()));
         TestApp {
             store,
             state: AppState::new(service),

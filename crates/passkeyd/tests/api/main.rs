@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin;
 mod authentication;
 mod browser;
 mod crash;
@@ -15,6 +16,8 @@ mod instances;
 mod operations;
 mod passkeys;
 mod registration;
+mod screenshots;
 mod sdk;
 mod sessions;
 mod users;
+mod webhooks;

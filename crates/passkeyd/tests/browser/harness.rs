@@ -125,10 +125,7 @@ impl Passkeyd {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite:{}", dir.join("passkeyd.sqlite3").display());
         let store = passkeyd_store::open(&url).await.unwrap();
-        let service = Service {
-            store: store.clone(),
-            names: AuthenticatorNames::new(HashMap::new()),
-        };
+        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()));
         (AppState::new(service), store, dir)
     }
 
