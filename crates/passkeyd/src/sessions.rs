@@ -5,6 +5,7 @@
 //! unverified passkeys that become real only when their ceremony succeeds, and reverification
 //! for sensitive actions.
 
+use crate::audit::Event;
 use crate::ceremony::{
     AuthenticationStarted, Channel, FinishCeremony, StartAuthentication, StartRegistration,
 };
@@ -420,6 +421,11 @@ impl Service {
     /// Revokes one session.
     pub async fn revoke_session(&self, app: &AppContext, id: &str) -> ApiResult<()> {
         if self.store.revoke_session(&app.id, id, now_ms()).await? {
+            self.record(
+                app,
+                Event::new("session.revoked", &app.id).with("session_id", id),
+            )
+            .await;
             Ok(())
         } else {
             Err(ApiError::not_found(
@@ -436,10 +442,18 @@ impl Service {
         external_id: &str,
     ) -> ApiResult<u64> {
         let user = self.user(app, external_id).await?;
-        Ok(self
+        let revoked = self
             .store
             .revoke_user_sessions(&app.id, &user.id, now_ms())
-            .await?)
+            .await?;
+        self.record(
+            app,
+            Event::new("session.revoked", &app.id)
+                .user(Some(&user.external_id))
+                .with("revoked", revoked),
+        )
+        .await;
+        Ok(revoked)
     }
 
     /// Refuses a sensitive action when the session's last verification is too old.

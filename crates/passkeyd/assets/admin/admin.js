@@ -534,9 +534,11 @@ async function userPage(app, externalId) {
         h("dt", {}, "Username"), h("dd", {}, u.username || "—"),
         h("dt", {}, "Display name"), h("dd", {}, u.display_name || "—"),
         h("dt", {}, "Created"), h("dd", {}, when(u.created_at))),
-      h("p", { class: "muted" }, "Sessions of app users are not kept by this passkeyd yet, so there is nothing to revoke here."),
       h("div", { class: "actions" },
         h("a", { class: "button", href: `#/audit${q({ app, user: u.external_id })}`, testid: "user-audit-link" }, "Audit log"),
+        dangerButton("Revoke sessions", { id: "revoke-sessions", testid: "revoke-sessions" }, async () => {
+          const r = await api("DELETE", `${path}/sessions`); toast(`${r.revoked} sessions revoked.`); route();
+        }),
         dangerButton("Delete all passkeys", { id: "delete-all-passkeys", testid: "delete-all-passkeys" }, async () => {
           const r = await api("DELETE", `${path}/passkeys`); toast(`${r.deleted} passkeys deleted.`); route();
         }),
@@ -551,7 +553,7 @@ async function userPage(app, externalId) {
 // ---- audit log ---------------------------------------------------------------------------------
 
 const EVENTS = ["passkey.created", "registration.failed", "signin.succeeded", "signin.failed", "passkey.renamed",
-  "passkey.deleted", "user.deleted", "key.created", "key.revoked", "app.created", "app.updated", "app.deleted",
+  "passkey.deleted", "user.deleted", "session.revoked", "key.created", "key.revoked", "app.created", "app.updated", "app.deleted",
   "webhook.created", "webhook.updated", "webhook.deleted", "admin.invited", "admin.passkey.created",
   "admin.registration.failed", "admin.signin.succeeded", "admin.signin.failed", "admin.signed_out", "admin.removed",
   "admin.invite_withdrawn"];

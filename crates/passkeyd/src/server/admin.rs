@@ -399,13 +399,15 @@ pub async fn get_app(
     Ok(axum::Json(state.service.app_view(&app_id).await?))
 }
 
-/// `PATCH /admin/api/apps/{app_id}`: the name and every setting.
+/// `PATCH /admin/api/apps/{app_id}`: the name and the settings given. Settings left out keep
+/// their values, so a form that does not show a setting (sessions, reverification) cannot reset
+/// it by saving.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
     #[serde(default)]
     name: Option<String>,
-    settings: AppSettings,
+    settings: serde_json::Map<String, serde_json::Value>,
 }
 
 pub async fn update_app(
@@ -417,7 +419,13 @@ pub async fn update_app(
     let view = state
         .service
         .update_app(&admin.caller, &app_id, req.name.as_deref(), |s| {
-            *s = req.settings;
+            let mut merged = match serde_json::to_value(&*s) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => return Err(ApiError::internal("settings do not serialise to an object")),
+            };
+            merged.extend(req.settings);
+            *s = serde_json::from_value(serde_json::Value::Object(merged))
+                .map_err(|e| ApiError::invalid("settings", e))?;
             Ok(())
         })
         .await?;
@@ -541,6 +549,27 @@ pub async fn delete_user_passkeys(
             .delete_user_passkeys(&app, &external_id)
             .await?,
     ))
+}
+
+/// How many sessions a revocation ended.
+#[derive(Serialize)]
+pub struct SessionsRevoked {
+    revoked: u64,
+}
+
+/// `DELETE /admin/api/apps/{app_id}/users/{external_id}/sessions`: ends every session of the
+/// user at once (their JWTs stop verifying); audited as `session.revoked`.
+pub async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((app_id, external_id)): Path<(String, String)>,
+) -> ApiResult<axum::Json<SessionsRevoked>> {
+    let app = admin.app(&state, &app_id).await?;
+    let revoked = state
+        .service
+        .revoke_user_sessions(&app, &external_id)
+        .await?;
+    Ok(axum::Json(SessionsRevoked { revoked }))
 }
 
 pub async fn rename_passkey(

@@ -57,6 +57,10 @@ fn admin_routes() -> Router<AppState> {
             delete(delete_user_passkeys),
         )
         .route(
+            "/admin/api/apps/{app_id}/users/{external_id}/sessions",
+            delete(revoke_user_sessions),
+        )
+        .route(
             "/admin/api/apps/{app_id}/passkeys/{id}",
             patch(rename_passkey).delete(delete_passkey),
         )

@@ -475,6 +475,39 @@ both!(
         )
         .await;
         assert_eq!(updated.expect(200)["user_verification"], "required");
+        // Settings the form leaves out keep their values (a save must not turn sessions off).
+        let on = admin
+            .call(
+                Method::PATCH,
+                "/admin/api/apps/shop",
+                Some(json!({"settings": {"sessions": true}})),
+            )
+            .await;
+        assert_eq!(on.expect(200)["sessions"], true);
+        let kept = admin
+            .call(
+                Method::PATCH,
+                "/admin/api/apps/shop",
+                Some(json!({"settings": {"max_passkeys_per_user": 4}})),
+            )
+            .await;
+        let kept = kept.expect(200);
+        assert_eq!(
+            (
+                kept["sessions"].as_bool(),
+                kept["max_passkeys_per_user"].as_u64()
+            ),
+            (Some(true), Some(4))
+        );
+        assert_eq!(kept["user_verification"], "required");
+        admin
+            .call(
+                Method::PATCH,
+                "/admin/api/apps/shop",
+                Some(json!({"settings": {"sesions": true}})),
+            )
+            .await
+            .expect_error(400, "invalid_request");
 
         // A key is shown once, listed by prefix, works, and stops working when revoked.
         let key = admin
@@ -566,9 +599,9 @@ both!(
             .expect_error(401, "invalid_api_key");
 
         // The log has all of it; the export has the same entries as JSON lines.
+        assert_eq!(admin.audit("event=app.updated").await.len(), 3, "three updates");
         for event in [
             "app.created",
-            "app.updated",
             "key.created",
             "key.revoked",
             "passkey.renamed",
@@ -648,3 +681,72 @@ both!(
         assert_eq!(overview["device_bound"], 1);
     }
 );
+
+both!(an_admin_revokes_a_users_sessions, |t: TestApp| async move {
+    let (admin, _) = first_admin(&t).await;
+    t.configure(|s| s.sessions = true).await;
+    let mut auth = Authenticator::new(Alg::Es256);
+    let passkey = t.register(&mut auth, "u-1").await;
+    let passkey_id = passkey["id"].as_str().unwrap();
+    // Two sessions, as two sign-ins would make them.
+    let app = passkeyd::settings::AppContext::from_app(
+        &t.store.get_app(&t.app_id).await.unwrap().unwrap(),
+    )
+    .unwrap();
+    let mut jwts = Vec::new();
+    for _ in 0..2 {
+        let made = t
+            .state
+            .service
+            .create_session(&app, "u-1", passkey_id, Some("test"), None)
+            .await
+            .unwrap();
+        jwts.push(made.issued.jwt);
+    }
+    let live = |r: &Reply| r.body["data"].as_array().unwrap().len();
+    assert_eq!(live(&t.get("/v1/users/u-1/sessions").await), 2);
+
+    let path = format!("/admin/api/apps/{}/users/u-1/sessions", t.app_id);
+    // No session, then no CSRF token: refused, and nothing is revoked.
+    admin_call(&t, Method::DELETE, &path, None, &[])
+        .await
+        .expect_error(401, "admin_session_required");
+    admin_call(
+        &t,
+        Method::DELETE,
+        &path,
+        None,
+        &[("cookie", admin.cookie.as_str())],
+    )
+    .await
+    .expect_error(403, "csrf_failed");
+    assert_eq!(live(&t.get("/v1/users/u-1/sessions").await), 2);
+
+    let revoked = admin.delete(&path).await;
+    assert_eq!(revoked.expect(200)["revoked"], 2);
+    assert_eq!(live(&t.get("/v1/users/u-1/sessions").await), 0);
+    for jwt in &jwts {
+        t.post("/v1/sessions/verify", json!({"token": jwt}))
+            .await
+            .expect_error(422, "invalid_token");
+    }
+    // Again: nothing left to revoke. An unknown user: 404.
+    assert_eq!(admin.delete(&path).await.expect(200)["revoked"], 0);
+    admin
+        .delete(&format!(
+            "/admin/api/apps/{}/users/nobody/sessions",
+            t.app_id
+        ))
+        .await
+        .expect_error(404, "user_not_found");
+
+    let entries = admin
+        .audit(&format!("event=session.revoked&app={}&user=u-1", t.app_id))
+        .await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let first = &entries[1];
+    assert_eq!(first["actor"], format!("admin:{}", admin.id));
+    assert_eq!(first["external_id"], "u-1");
+    assert_eq!(first["outcome"], "success");
+    assert_eq!(first["detail"]["revoked"], 2);
+});
