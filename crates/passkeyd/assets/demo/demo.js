@@ -114,7 +114,8 @@ function showError(title, error) {
     { class: "error-detail" },
     friendly ? `${friendly} ` : "",
     h("code", { class: "error-code", "data-testid": "error-code" }, e.code),
-    e.message && e.message !== friendly ? ` ${e.message}` : "",
+    // The friendly text says it already: the SDK's or server's message would repeat it.
+    !friendly && e.message ? ` ${e.message}` : "",
     e.requestId ? h("span", { class: "request-id" }, ` (request ${e.requestId})`) : "",
   );
   setStatus("error", title, detail);
@@ -799,7 +800,6 @@ function startConditional() {
     setBusy(true);
     try {
       await completeSignIn(nonce, entry);
-      state.conditionalFailures = 0;
     } catch (e) {
       entry.fail(e);
       showError("Could not sign in.", e);
@@ -1000,6 +1000,9 @@ function focusPasskey(list, variant, id, fallback) {
 
 function renderAccount(me, focusPasskeyId) {
   state.signedIn = true;
+  // A sign-in, whichever way, shows that the browser and the server work: autofill starts
+  // afresh once the user signs out, even if it had given up on failures before.
+  state.conditionalFailures = 0;
   state.passkeys = me.passkeys ?? [];
   $("#account-username").textContent = me.user?.username ?? me.user?.external_id ?? "";
   const list = $("#passkey-list");
@@ -1052,7 +1055,7 @@ async function addPasskey(button) {
       const { transaction_id: transactionId } = await api("POST", "/demo/api/passkeys", {});
       entry.step(
         "The demo backend started a registration",
-        h("p", { class: "explain" }, "For the signed-in user, with the passkeys they already have in excludeCredentials: ", mono(shorten(transactionId, 28))),
+        h("p", { class: "explain" }, "For the signed-in user (the passkeys they already have go in excludeCredentials). Transaction: ", mono(shorten(transactionId, 28))),
       );
       showInfo("Follow your browser's prompt to create a passkey…");
       const nonce = await client(entry).register(transactionId, name ? { name } : {});
@@ -1436,6 +1439,7 @@ async function main() {
     $("#unsupported").hidden = false;
     showCapability("#cap-platform", false, "", "no");
     showCapability("#cap-autofill", false, "", "no");
+    $("#autofill-unavailable").hidden = false;
   } else {
     const probe = new Passkeyd({ appId });
     const [platform, autofill] = await Promise.all([probe.canRegisterPasskey(), probe.canAuthenticateWithPasskey()]);
@@ -1444,6 +1448,7 @@ async function main() {
     showCapability("#cap-platform", platform, "yes", "not found: use a phone or a security key");
     showCapability("#cap-autofill", autofill, "yes", "no: use the buttons");
     $("#autofill-hint").hidden = !autofill;
+    $("#autofill-unavailable").hidden = autofill;
   }
 
   const [signedIn] = await Promise.all([loadAccount(), loadSession()]);

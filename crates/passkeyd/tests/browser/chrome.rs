@@ -5,6 +5,9 @@
 
 use crate::harness::{random_name, require, POLL, WAIT};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+use chromiumoxide::cdp::browser_protocol::network::{
+    Cookie, CookieSameSite, GetCookiesParams, SetCookieParams,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, Viewport,
 };
@@ -253,6 +256,49 @@ impl Tab {
     pub async fn gets(&self) -> Vec<Value> {
         let gets = self.eval("window.__gets ?? []").await;
         gets.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The cookies the browser would send to `url` (`Network.getCookies`), HttpOnly ones
+    /// included: the ones no script of a page can read.
+    pub async fn cookies_for(&self, url: &str) -> Vec<Cookie> {
+        self.page
+            .execute(GetCookiesParams::builder().url(url).build())
+            .await
+            .unwrap()
+            .result
+            .cookies
+            .clone()
+    }
+
+    /// Every cookie of the browser, whatever its site (`Storage.getCookies`).
+    pub async fn all_cookies(&self) -> Vec<Cookie> {
+        self.page
+            .execute(chromiumoxide::cdp::browser_protocol::storage::GetCookiesParams::default())
+            .await
+            .unwrap()
+            .result
+            .cookies
+            .clone()
+    }
+
+    /// Stores a cookie for `url` as a server's `Set-Cookie: name=value; HttpOnly;
+    /// SameSite=Lax; Path=/` would have.
+    pub async fn set_http_only_cookie(&self, url: &str, name: &str, value: &str) {
+        let cookie = SetCookieParams::builder()
+            .name(name)
+            .value(value)
+            .url(url)
+            .path("/")
+            .http_only(true)
+            .same_site(CookieSameSite::Lax)
+            .build()
+            .unwrap();
+        self.page.execute(cookie).await.unwrap();
+        // The command answers nothing either way: a cookie Chromium refused is simply absent.
+        assert!(
+            self.cookies_for(url).await.iter().any(|c| c.name == name),
+            "Chromium did not keep the cookie {name} for {url}"
+        );
     }
 
     /// Navigates and waits for the load event.

@@ -197,9 +197,15 @@ impl Passkeyd {
 
     /// Sets the default app's per-user passkey limit.
     pub async fn set_max_passkeys(&self, max: u32) {
+        self.configure(|s| s.max_passkeys_per_user = max).await;
+    }
+
+    /// Changes the default app's settings in the store, as `passkeyd apps update` does; the
+    /// server reads apps per request, so the change holds from the next request on.
+    pub async fn configure(&self, change: impl FnOnce(&mut AppSettings)) {
         let mut app = self.store.get_app(DEFAULT_APP_ID).await.unwrap().unwrap();
         let mut settings = AppSettings::from_stored(&app.settings).unwrap();
-        settings.max_passkeys_per_user = max;
+        change(&mut settings);
         settings.validate().unwrap();
         app.settings = settings.to_stored().unwrap();
         assert!(self.store.update_app(&app).await.unwrap());
@@ -214,12 +220,23 @@ impl Passkeyd {
 
     /// The count of requests to a route template with a status.
     pub fn request_count(&self, route: &str, status: u16) -> u64 {
+        self.count_requests(None, route, status)
+    }
+
+    /// The count of requests with a method (`GET`, `OPTIONS`, ...) to a route template with a
+    /// status; one route template serves several methods.
+    pub fn method_request_count(&self, method: &str, route: &str, status: u16) -> u64 {
+        self.count_requests(Some(method), route, status)
+    }
+
+    fn count_requests(&self, method: Option<&str>, route: &str, status: u16) -> u64 {
         let text = self.state.metrics.render();
         text.lines()
             .filter(|l| {
                 l.starts_with("passkeyd_http_requests_total{")
                     && l.contains(&format!("route=\"{route}\""))
                     && l.contains(&format!("status=\"{status}\""))
+                    && method.is_none_or(|m| l.contains(&format!("method=\"{m}\"")))
             })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64

@@ -9,9 +9,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod chrome;
 mod demo;
+mod demo_regressions;
 mod harness;
 mod origins;
 mod screenshots;
+mod sessions;
 mod simplewebauthn;
