@@ -8,7 +8,7 @@ use crate::measure::Sampler;
 use crate::seed::Population;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A ceremony the load is made of.
@@ -20,7 +20,16 @@ pub enum Scenario {
     AuthDiscoverable,
     /// Registration of a new user's first passkey (`none` attestation).
     Register,
+    /// The browser flow of a username-first sign-in, as an app runs it: the backend asks for a
+    /// transaction, the page starts and finishes the ceremony on the public endpoints (no
+    /// session), and the backend trades the nonce.
+    Nonce,
+    /// `POST /v1/me/session/refresh` with a session token opened before the load: a fresh JWT.
+    SessionRefresh,
 }
+
+/// The origin the bench's pages run on (the bench's app allows exactly this one).
+pub const ORIGIN: &str = "http://localhost:8080";
 
 /// A small, fast random generator (xorshift64*) for choosing users; quality beyond "spread
 /// evenly" does not matter here, and it keeps the generator's CPU low.
@@ -55,6 +64,10 @@ pub struct Target {
     client: reqwest::Client,
     base_url: String,
     authorization: String,
+    /// The app's public id, for the public endpoints' paths.
+    app_id: String,
+    /// Session tokens opened before a session load, one per virtual user.
+    sessions: OnceLock<Vec<String>>,
     /// The users to sign in as.
     pub population: Population,
     pool: KeyPool,
@@ -102,6 +115,7 @@ impl Target {
         client: reqwest::Client,
         base_url: &str,
         key: &str,
+        app_id: &str,
         population: Population,
         pool: KeyPool,
     ) -> Result<Self, String> {
@@ -111,6 +125,8 @@ impl Target {
             client,
             base_url: base_url.trim_end_matches('/').to_owned(),
             authorization: format!("Bearer {key}"),
+            app_id: app_id.to_owned(),
+            sessions: OnceLock::new(),
             population,
             pool,
             rp: RelyingParty::new("localhost", "http://localhost:8080"),
@@ -124,16 +140,38 @@ impl Target {
         self.pool.len()
     }
 
-    /// POSTs `body` to `path`; the answer's JSON, or the failure's code.
+    /// POSTs `body` to `path` with the app's key; the answer's JSON, or the failure's code.
     async fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base_url))
-            .header(reqwest::header::AUTHORIZATION, &self.authorization)
-            .json(body)
-            .send()
+        self.send(path, Some(body), Some(&self.authorization), false)
             .await
-            .map_err(|e| transport(&e))?;
+    }
+
+    /// POSTs `body` to the app's public endpoint `/v1/apps/{app_id}/<path>` as a page on
+    /// [`ORIGIN`] does.
+    async fn public(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let path = format!("/v1/apps/{}/{path}", self.app_id);
+        self.send(&path, Some(body), None, true).await
+    }
+
+    /// POSTs to `path`, with `authorization` and the `Origin` header when asked.
+    async fn send(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        authorization: Option<&str>,
+        origin: bool,
+    ) -> Result<Value, String> {
+        let mut request = self.client.post(format!("{}{path}", self.base_url));
+        if let Some(authorization) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        if origin {
+            request = request.header(reqwest::header::ORIGIN, ORIGIN);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| transport(&e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| transport(&e))?;
         if !status.is_success() {
@@ -151,9 +189,25 @@ impl Target {
         }
     }
 
-    /// One complete ceremony of `scenario`.
-    pub async fn ceremony(&self, scenario: Scenario, rng: &mut Rng) -> Result<(), String> {
+    /// One complete ceremony of `scenario`, by virtual user `slot` (the closed loop's worker, the
+    /// open loop's ceremony number); only the session scenario uses it, to pick its token.
+    pub async fn ceremony(
+        &self,
+        scenario: Scenario,
+        rng: &mut Rng,
+        slot: u64,
+    ) -> Result<(), String> {
         match scenario {
+            Scenario::Nonce => {
+                let user = rng.below(self.population.count);
+                self.nonce(user).await
+            }
+            Scenario::SessionRefresh => {
+                let sessions = self.sessions.get().map_or(&[][..], Vec::as_slice);
+                let index = usize::try_from(slot).unwrap_or(0) % sessions.len().max(1);
+                let token = sessions.get(index).ok_or("no_session_opened")?;
+                self.refresh(token).await
+            }
             Scenario::AuthUsername => {
                 let user = rng.below(self.population.count);
                 let external_id = self.population.external_id(user);
@@ -175,6 +229,120 @@ impl Target {
                     .map(drop)
             }
         }
+    }
+
+    /// A browser sign-in of `user` through a transaction, finished with `session_transport`;
+    /// the finish's answer.
+    async fn browser_sign_in(&self, user: u64, session_transport: &str) -> Result<Value, String> {
+        let external_id = self.population.external_id(user);
+        let transaction = self
+            .post(
+                "/v1/transactions/authenticate",
+                &json!({ "external_id": external_id }),
+            )
+            .await?;
+        let transaction_id = transaction["transaction_id"]
+            .as_str()
+            .ok_or("transaction_without_id")?;
+        let started = self
+            .public(
+                "authentications/start",
+                &json!({ "transaction_id": transaction_id }),
+            )
+            .await?;
+        let (ceremony_id, challenge) = ids(&started)?;
+        let credential = self.rp.assertion(
+            self.pool.for_user(user),
+            &self.population.credential_id(user),
+            &self.population.handle(user),
+            challenge,
+        )?;
+        self.public(
+            "authentications/finish",
+            &json!({
+                "ceremony_id": ceremony_id,
+                "credential": credential,
+                "session_transport": session_transport,
+            }),
+        )
+        .await
+    }
+
+    /// The nonce scenario's ceremony: transaction, public start and finish, nonce verified.
+    async fn nonce(&self, user: u64) -> Result<(), String> {
+        let finished = self.browser_sign_in(user, "none").await?;
+        let nonce = finished["nonce"].as_str().ok_or("finish_without_nonce")?;
+        let verified = self
+            .post("/v1/nonces/verify", &json!({ "nonce": nonce }))
+            .await?;
+        if verified["external_id"] != self.population.external_id(user).as_str() {
+            return Err("nonce_of_someone_else".to_owned());
+        }
+        if verified["kind"] != "authentication" {
+            return Err("nonce_of_another_kind".to_owned());
+        }
+        Ok(())
+    }
+
+    /// One session refresh with `token`: a fresh JWT.
+    async fn refresh(&self, token: &str) -> Result<(), String> {
+        let refreshed = self
+            .send(
+                "/v1/me/session/refresh",
+                None,
+                Some(&format!("Bearer {token}")),
+                true,
+            )
+            .await?;
+        match refreshed["jwt"].as_str() {
+            Some(jwt) if jwt.split('.').count() == 3 => Ok(()),
+            _ => Err("refresh_without_jwt".to_owned()),
+        }
+    }
+
+    /// Opens `count` sessions, one per virtual user (user `i % population` for session `i`),
+    /// with browser sign-ins that ask `"session_transport": "token"`, `concurrency` at a time;
+    /// the session scenario's load refreshes them. Their cost is not measured.
+    pub async fn open_sessions(
+        self: &Arc<Self>,
+        count: usize,
+        concurrency: usize,
+    ) -> Result<(), String> {
+        let population = self.population.count.max(1);
+        let mut tokens: Vec<Option<String>> = vec![None; count];
+        let mut running = tokio::task::JoinSet::new();
+        let mut next = 0usize;
+        loop {
+            while next < count && running.len() < concurrency.max(1) {
+                let target = Arc::clone(self);
+                let i = next;
+                running.spawn(async move {
+                    let user = i as u64 % population;
+                    let finished = target.browser_sign_in(user, "token").await?;
+                    finished["session"]["token"]
+                        .as_str()
+                        .map(|t| (i, t.to_owned()))
+                        .ok_or_else(|| "finish_without_session_token (sessions off?)".to_owned())
+                });
+                next += 1;
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (i, token) = joined
+                .map_err(|e| format!("session task: {e}"))?
+                .map_err(|code| format!("opening a session: {code}"))?;
+            if let Some(slot) = tokens.get_mut(i) {
+                *slot = Some(token);
+            }
+        }
+        let tokens = tokens
+            .into_iter()
+            .map(|t| t.ok_or_else(|| "a session never opened".to_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.sessions
+            .set(tokens)
+            .map_err(|_| "the sessions were opened twice".to_owned())
     }
 
     async fn sign_in(&self, user: u64, start: Value) -> Result<(), String> {
@@ -329,7 +497,7 @@ pub async fn closed(
                     }
                 }
                 let start = micros(origin.elapsed());
-                let outcome = target.ceremony(scenario, &mut rng).await;
+                let outcome = target.ceremony(scenario, &mut rng, worker as u64).await;
                 let end = micros(origin.elapsed());
                 push(
                     &records,
@@ -418,7 +586,7 @@ pub async fn open(
                 tokio::spawn(async move {
                     let began = micros(origin.elapsed());
                     let mut rng = Rng::new(seed ^ i);
-                    let outcome = target.ceremony(scenario, &mut rng).await;
+                    let outcome = target.ceremony(scenario, &mut rng, i).await;
                     let end = micros(origin.elapsed());
                     let due = micros(due);
                     push(

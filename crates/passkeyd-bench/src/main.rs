@@ -35,9 +35,9 @@ enum ScenarioArg {
     AuthDiscoverable,
     /// Registration of a new user (none attestation).
     Register,
-    /// Transaction and nonce flow (needs /v1/transactions/*).
+    /// Browser flow sign-in: transaction, public start and finish, nonce verified.
     Nonce,
-    /// Session refresh (needs sessions, which build on /v1/transactions/*).
+    /// Session refresh of sessions opened by browser sign-ins (counted as refreshes).
     Session,
 }
 
@@ -96,6 +96,10 @@ struct Args {
     /// The secret key for --url (its app must have RP ID localhost and origin http://localhost:8080).
     #[arg(long, requires = "url")]
     key: Option<String>,
+    /// The public id of the --url key's app (the nonce and session scenarios call its public
+    /// endpoints; the session scenario needs its sessions on).
+    #[arg(long, requires = "url")]
+    app_id: Option<String>,
     /// The process id of the --url server, to measure its CPU and memory.
     #[arg(long, requires = "url")]
     pid: Option<u32>,
@@ -157,7 +161,11 @@ fn main() -> ExitCode {
             }
             println!("{}", report.json());
             if report.errors > 0 {
-                eprintln!("passkeyd-bench: {} ceremonies failed", report.errors);
+                eprintln!(
+                    "passkeyd-bench: {} {} failed",
+                    report.errors,
+                    report.units()
+                );
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
@@ -340,7 +348,13 @@ struct Server {
 async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, String> {
     let ticks = procfs::clock_ticks();
     let client = load::client()?;
-    let transactions_needed = matches!(args.scenario, ScenarioArg::Nonce | ScenarioArg::Session);
+    let public_endpoints = matches!(args.scenario, ScenarioArg::Nonce | ScenarioArg::Session);
+    if public_endpoints && args.url.is_some() && args.app_id.is_none() {
+        return Err(format!(
+            "--scenario {} with --url needs --app-id",
+            args.scenario.name()
+        ));
+    }
 
     // Where the data lives, for a server the bench starts.
     let storage = if args.url.is_some() {
@@ -377,9 +391,16 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
                 Some(url)
             }
         };
+        // The public endpoints are rate limited per client IP; the whole load comes from one.
+        let config = if public_endpoints {
+            Some(server::write_config(&data_dir)?)
+        } else {
+            None
+        };
         Some(Storage {
             data_dir,
             database_url,
+            config,
         })
     };
 
@@ -387,18 +408,7 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
     let (seeded, server) = match (&storage, &args.url, &args.key) {
         (Some(storage), _, _) => {
             let passkeyd = passkeyd_binary(args)?;
-            let seeded = if transactions_needed {
-                // Only the server's endpoints are probed: nothing to seed.
-                Seeded {
-                    tenant: Tenant {
-                        app_id: String::new(),
-                        key: "none".into(),
-                    },
-                    population: Population::seeded(random_bytes(16)?, 0),
-                    pool_size: 1,
-                    seed_seconds: None,
-                }
-            } else if let Some(kept) = match &args.data_dir {
+            let seeded = if let Some(kept) = match &args.data_dir {
                 Some(dir) => read_seed_file(dir, args.passkeys)?,
                 None => None,
             } {
@@ -406,6 +416,10 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
             } else {
                 seed_store(args, &passkeyd, storage).await?
             };
+            if args.scenario == ScenarioArg::Session {
+                // Idempotent, so a kept data directory's app gets it too.
+                server::enable_sessions(&passkeyd, storage, &seeded.tenant.app_id)?;
+            }
             // The first start after seeding pays for the writes still settling on disk; a
             // restart is what "ready on an existing data directory" means, so the second start
             // is the one measured (and shows the seeded data survived a stop).
@@ -428,7 +442,7 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
         (None, Some(url), Some(key)) => {
             let seeded = Seeded {
                 tenant: Tenant {
-                    app_id: String::new(),
+                    app_id: args.app_id.clone().unwrap_or_default(),
                     key: key.clone(),
                 },
                 population: Population::registered(random_bytes(16)?),
@@ -447,32 +461,30 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
         _ => return Err("--url needs --key".into()),
     };
 
+    let started_by_bench = server.spawned.is_some();
+    let app_id = seeded.tenant.app_id.clone();
     let pool = KeyPool::derive(&seeded.population.seed, seeded.pool_size)?;
     let mut target = Target::new(
         client.clone(),
         &server.base_url,
         &server.key,
+        &app_id,
         seeded.population,
         pool,
     )?;
 
-    if transactions_needed {
+    if public_endpoints {
+        // An older server (--url) may not have the browser flow.
         let path = "/v1/transactions/authenticate";
-        let available = target.has_route(path).await?;
-        if let Some(spawned) = server.spawned {
-            spawned.stop();
+        if !target.has_route(path).await? {
+            if let Some(spawned) = server.spawned {
+                spawned.stop();
+            }
+            return Ok(Outcome::NotAvailable(format!(
+                "scenario {}: not available (the server has no {path})",
+                args.scenario.name()
+            )));
         }
-        return if available {
-            Err(format!(
-                "the server has {path}, but this version of the bench cannot drive the {} scenario yet",
-                args.scenario.name()
-            ))
-        } else {
-            Ok(Outcome::NotAvailable(format!(
-                "scenario {}: not available yet (the server has no /v1/transactions/* endpoints)",
-                args.scenario.name()
-            )))
-        };
     }
 
     let mut seed_seconds = seeded.seed_seconds;
@@ -495,6 +507,7 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
             client.clone(),
             &server.base_url,
             &server.key,
+            &app_id,
             population,
             pool,
         )?;
@@ -502,7 +515,9 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
     let scenario = match args.scenario {
         ScenarioArg::AuthUsername => Scenario::AuthUsername,
         ScenarioArg::AuthDiscoverable => Scenario::AuthDiscoverable,
-        _ => Scenario::Register,
+        ScenarioArg::Register => Scenario::Register,
+        ScenarioArg::Nonce => Scenario::Nonce,
+        ScenarioArg::Session => Scenario::SessionRefresh,
     };
     if scenario != Scenario::Register && target.population.count == 0 {
         return Err("sign-in scenarios need --passkeys of at least 1".into());
@@ -513,6 +528,20 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
         if server.spawned.is_some() { "; seeded straight into the store" } else { "; registered over HTTP" }
     );
     let passkeys_stored = target.population.count;
+    let target = Arc::new(target);
+
+    // The session scenario's virtual users each sign in once, through the browser flow, for a
+    // session token; only the refreshes are measured.
+    if scenario == Scenario::SessionRefresh {
+        let virtual_users = match args.rate {
+            Some(_) => args.max_in_flight.max(1),
+            None => args.concurrency.unwrap_or(8).max(1),
+        };
+        if !args.json {
+            eprintln!("opening {virtual_users} session(s) with browser sign-ins...");
+        }
+        target.open_sessions(virtual_users, 8).await?;
+    }
 
     // The floor: one raw verification, measured before the load so neither disturbs the other.
     let verify = measure::raw_verify(args.verify_iterations, ticks)?;
@@ -525,7 +554,6 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
         _ => None,
     };
     let mut sampler = Sampler::new(server.pid, database);
-    let target = Arc::new(target);
     let warmup = Duration::from_secs_f64(args.warmup.max(0.0));
     let (run, concurrency) = match args.rate {
         Some(rate) => {
@@ -608,6 +636,16 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
     };
     let report = Report {
         scenario: args.scenario.name().to_owned(),
+        unit: if scenario == Scenario::SessionRefresh {
+            "refresh"
+        } else {
+            "ceremony"
+        },
+        server_config: match (public_endpoints, started_by_bench) {
+            (true, true) => Some(server::CONFIG_NOTE.to_owned()),
+            (true, false) => Some("the target server's own rate limits (a --url run)".to_owned()),
+            _ => None,
+        },
         store: server.store,
         passkeys_stored,
         key_note,
@@ -628,10 +666,10 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
             0.0
         },
         latency: Latency::of(latencies),
-        latency_from: if args.rate.is_some() {
-            "scheduled start"
-        } else {
-            "ceremony start"
+        latency_from: match (args.rate.is_some(), scenario == Scenario::SessionRefresh) {
+            (true, _) => "scheduled start",
+            (false, true) => "refresh start",
+            (false, false) => "ceremony start",
         },
         generator_lag_p99: args.rate.map(|_| Latency::of(lags).p99),
         errors: failures.len() as u64,
@@ -686,5 +724,20 @@ mod tests {
             Args::try_parse_from(["passkeyd-bench", "--rate", "1", "--concurrency", "2"]).is_err()
         );
         assert!(Args::try_parse_from(["passkeyd-bench", "--url", "http://x"]).is_err());
+        assert!(Args::try_parse_from(["passkeyd-bench", "--app-id", "app_x"]).is_err());
+        let args = Args::try_parse_from([
+            "passkeyd-bench",
+            "--scenario",
+            "session",
+            "--url",
+            "http://x",
+            "--key",
+            "k",
+            "--app-id",
+            "app_x",
+        ])
+        .unwrap();
+        assert_eq!(args.scenario, ScenarioArg::Session);
+        assert_eq!(args.app_id.as_deref(), Some("app_x"));
     }
 }

@@ -47,6 +47,11 @@ impl Latency {
 pub struct Report {
     /// The scenario name.
     pub scenario: String,
+    /// What one measured operation is: `ceremony`, or `refresh` for the session scenario (a
+    /// session refresh, counted where the other scenarios count ceremonies).
+    pub unit: &'static str,
+    /// What the server's configuration file changed, when the run needs it said.
+    pub server_config: Option<String>,
     /// `sqlite` or `postgres` (or `unknown` for `--url`).
     pub store: String,
     /// Passkeys stored before the load started.
@@ -133,11 +138,27 @@ impl Report {
         Some((self.server_cpu_us? + self.database_cpu_us?) / self.verify_us.filter(|v| *v > 0.0)?)
     }
 
+    /// Whether the measured operations are session refreshes rather than ceremonies.
+    pub fn refreshes(&self) -> bool {
+        self.unit == "refresh"
+    }
+
+    /// The measured operation, plural.
+    pub fn units(&self) -> &'static str {
+        if self.refreshes() {
+            "refreshes"
+        } else {
+            "ceremonies"
+        }
+    }
+
     /// The one JSON object.
     pub fn json(&self) -> Value {
         let mb = |b: Option<u64>| b.map(|b| round(b as f64 / 1048576.0, 1));
-        json!({
+        let mut object = json!({
             "scenario": self.scenario,
+            "unit": if self.unit.is_empty() { "ceremony" } else { self.unit },
+            "server_config": self.server_config,
             "store": self.store,
             "passkeys_stored": self.passkeys_stored,
             "keys": self.key_note,
@@ -174,7 +195,17 @@ impl Report {
             "generator_threads": self.generator_threads,
             "clock_ticks_per_second": self.clock_ticks,
             "machine": {"cpus": self.cpus, "cpu_model": self.cpu_model},
-        })
+        });
+        if self.refreshes() {
+            // The ceremony keys stay (the format is one for every scenario); these say what
+            // they count.
+            object["refreshes"] = json!(self.ceremonies);
+            object["refreshes_per_second"] = json!(round(self.per_second, 1));
+            object["overhead_ratio_note"] = json!(
+                "server CPU per session refresh / raw ES256 verify; a refresh is not a ceremony"
+            );
+        }
+        object
     }
 
     /// The text table.
@@ -183,13 +214,16 @@ impl Report {
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "not measured".to_owned());
         rows.push(("scenario", format!("{} on {}", self.scenario, self.store)));
         rows.push(("passkeys stored", self.passkeys_stored.to_string()));
+        if let Some(config) = &self.server_config {
+            rows.push(("server config", config.clone()));
+        }
         rows.push(("keys", self.key_note.clone()));
         if let Some(s) = self.seed_seconds {
             rows.push(("seeding", format!("{s:.1} s")));
         }
         let load = match (self.concurrency, self.rate) {
             (Some(c), _) => format!("closed loop, concurrency {c}"),
-            (None, Some(r)) => format!("open loop, {r} ceremonies/s scheduled"),
+            (None, Some(r)) => format!("open loop, {r} {}/s scheduled", self.units()),
             (None, None) => "none".to_owned(),
         };
         rows.push((
@@ -200,9 +234,14 @@ impl Report {
             ),
         ));
         rows.push((
-            "ceremonies",
+            self.units(),
             format!("{} ({:.1} per second)", self.ceremonies, self.per_second),
         ));
+        let per = if self.refreshes() {
+            "per refresh"
+        } else {
+            "per ceremony"
+        };
         rows.push((
             "latency (ms)",
             format!(
@@ -227,7 +266,7 @@ impl Report {
             "server CPU",
             or_none(self.server_cpu_us.map(|v| {
                 format!(
-                    "{v:.1} µs per ceremony (utime+stime, {} ticks/s)",
+                    "{v:.1} µs {per} (utime+stime, {} ticks/s)",
                     self.clock_ticks
                 )
             })),
@@ -235,7 +274,7 @@ impl Report {
         if let Some(db) = self.database_cpu_us {
             rows.push((
                 "database CPU",
-                format!("{db:.1} µs per ceremony (the PostgreSQL backends serving passkeyd)"),
+                format!("{db:.1} µs {per} (the PostgreSQL backends serving passkeyd)"),
             ));
         }
         rows.push((
@@ -255,7 +294,13 @@ impl Report {
                     .overhead_ratio_with_database()
                     .map(|d| format!("; {d:.2} with the database's CPU"))
                     .unwrap_or_default();
-                format!("{r:.2} (server CPU per ceremony / raw verify){with_db}")
+                if self.refreshes() {
+                    format!(
+                        "{r:.2} (server CPU per refresh / raw verify; a refresh is not a ceremony: it verifies no WebAuthn signature, it signs a JWT){with_db}"
+                    )
+                } else {
+                    format!("{r:.2} (server CPU per ceremony / raw verify){with_db}")
+                }
             })),
         ));
         let mb = |b: Option<u64>| {
@@ -282,7 +327,7 @@ impl Report {
         rows.push((
             "load generator",
             format!(
-                "{} per ceremony, {} runtime thread(s), same machine",
+                "{} {per}, {} runtime thread(s), same machine",
                 self.generator_cpu_us
                     .map_or_else(|| "?".to_owned(), |v| format!("{v:.1} µs CPU")),
                 self.generator_threads
@@ -357,5 +402,26 @@ mod tests {
         let json = report.json();
         assert_eq!(json["overhead_ratio"], Value::Null);
         assert!(report.text().contains("not measured"));
+    }
+
+    #[test]
+    fn refreshes_are_not_called_ceremonies() {
+        let report = Report {
+            unit: "refresh",
+            ceremonies: 30,
+            per_second: 10.0,
+            server_cpu_us: Some(100.0),
+            verify_us: Some(50.0),
+            ..Report::default()
+        };
+        let text = report.text();
+        assert!(text.contains("refreshes  "), "{text}");
+        assert!(text.contains("µs per refresh"), "{text}");
+        assert!(text.contains("a refresh is not a ceremony"), "{text}");
+        let json = report.json();
+        assert_eq!(json["unit"], "refresh");
+        assert_eq!(json["refreshes_per_second"], 10.0);
+        assert_eq!(json["overhead_ratio"], 2.0);
+        assert_eq!(Report::default().json()["unit"], "ceremony");
     }
 }

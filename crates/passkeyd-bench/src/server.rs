@@ -27,6 +27,8 @@ pub struct Storage {
     pub data_dir: PathBuf,
     /// `--database-url` for PostgreSQL.
     pub database_url: Option<String>,
+    /// `--config`: a JSONC configuration file the bench wrote (see [`write_config`]).
+    pub config: Option<PathBuf>,
 }
 
 impl Storage {
@@ -35,6 +37,10 @@ impl Storage {
         if let Some(url) = &self.database_url {
             args.push("--database-url".to_owned());
             args.push(url.clone());
+        }
+        if let Some(config) = &self.config {
+            args.push("--config".to_owned());
+            args.push(config.display().to_string());
         }
         args
     }
@@ -108,6 +114,33 @@ pub fn create_tenant(passkeyd: &Path, storage: &Storage) -> Result<Tenant, Strin
         .ok_or("keys create printed no key")?
         .to_owned();
     Ok(Tenant { app_id, key })
+}
+
+/// What the configuration file the bench writes says, for the report.
+pub const CONFIG_NOTE: &str = "rate_limits per_ip_per_minute 0, per_app_per_minute 0 (off: a deployment choice for a load test from one IP)";
+
+/// Writes the configuration file of a server driven through the public endpoints: their rate
+/// limits (120 requests per client IP per minute by default) would otherwise measure the
+/// limiter, since the whole load comes from one IP.
+pub fn write_config(dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("bench-config.jsonc");
+    let text =
+        "// Written by passkeyd-bench: the load comes from one IP, so the public endpoints'\n\
+                // rate limits are off.\n\
+                {\"rate_limits\": {\"per_ip_per_minute\": 0, \"per_app_per_minute\": 0}}\n";
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Turns sessions on for `app_id` (`passkeyd apps update ID --sessions on`).
+pub fn enable_sessions(passkeyd: &Path, storage: &Storage, app_id: &str) -> Result<(), String> {
+    cli(
+        passkeyd,
+        storage,
+        &["apps", "update", app_id, "--sessions", "on"],
+    )
+    .map(drop)
 }
 
 /// A running `passkeyd serve`.
