@@ -599,7 +599,11 @@ both!(
             .expect_error(401, "invalid_api_key");
 
         // The log has all of it; the export has the same entries as JSON lines.
-        assert_eq!(admin.audit("event=app.updated").await.len(), 3, "three updates");
+        assert_eq!(
+            admin.audit("event=app.updated").await.len(),
+            3,
+            "three updates"
+        );
         for event in [
             "app.created",
             "key.created",
