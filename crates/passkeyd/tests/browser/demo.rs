@@ -258,10 +258,10 @@ async fn autofill_sign_in() {
         0,
         "no modal sign-in was started"
     );
-    assert_eq!(
-        server.ceremony_count("browser_authentication_finish", "ok"),
-        1
-    );
+    // At least one autofill finish signed in. Setting presence answers every pending conditional
+    // request at once, and the previous page's request may still be pending while the new page
+    // loads, so it can complete too (seen in CI under load): both are sign-ins of the same user.
+    assert!(server.ceremony_count("browser_authentication_finish", "ok") >= 1);
     let gets = tab.gets().await;
     let last = gets.last().unwrap();
     assert_eq!(
