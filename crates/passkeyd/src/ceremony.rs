@@ -31,6 +31,9 @@ enum CeremonyData {
         /// The id the passkey gets (an unverified passkey already has one).
         #[serde(default)]
         passkey_id: Option<String>,
+        /// The owner's external id, so the finish can answer without reading the passkey back.
+        #[serde(default)]
+        external_id: Option<String>,
     },
     Authentication {
         state: AuthenticationState,
@@ -274,6 +277,7 @@ impl Service {
             state,
             passkey_name: req.passkey_name.as_ref().map(|n| n.trim().to_owned()),
             passkey_id: req.reserved_passkey_id.clone(),
+            external_id: Some(user.external_id.clone()),
         };
         let (ceremony_id, expires_at) = self.put_ceremony(app, Some(&user), &data, channel).await?;
         Ok(RegistrationStarted {
@@ -337,6 +341,7 @@ impl Service {
             state,
             passkey_name,
             passkey_id,
+            external_id,
         } = data
         else {
             return Err(ceremony_not_found(&req.ceremony_id));
@@ -424,7 +429,17 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         }
-        self.passkey(app, &passkey.id).await
+        match external_id {
+            Some(external_id) => {
+                let passkey = Passkey {
+                    user_external_id: external_id,
+                    ..passkey
+                };
+                Ok(PasskeyView::new(&passkey, &self.names))
+            }
+            // A ceremony started by an older passkeyd does not carry the external id.
+            None => self.passkey(app, &passkey.id).await,
+        }
     }
 
     /// Starts a sign-in: username-first when `external_id` is given, discoverable otherwise.
