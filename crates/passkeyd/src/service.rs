@@ -98,6 +98,19 @@ pub struct RenamePasskey {
     pub name: Option<Option<String>>,
 }
 
+impl RenamePasskey {
+    /// The new name: `Some(name)`, or `None` to restore the generated one. A body without the
+    /// member is refused: an empty body is a mistake, not a request to restore the name.
+    pub fn into_name(self) -> ApiResult<Option<String>> {
+        self.name.ok_or_else(|| {
+            ApiError::invalid(
+                "name",
+                "is required (a string, or null to restore the generated name)",
+            )
+        })
+    }
+}
+
 /// Tells a member given as `null` (`Some(None)`) from one left out (`None`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)

@@ -382,12 +382,7 @@ pub async fn rename_passkey(
     Path(id): Path<String>,
     Json(req): Json<RenamePasskey>,
 ) -> ApiResult<axum::Json<PasskeyView>> {
-    let name = req.name.ok_or_else(|| {
-        ApiError::invalid(
-            "name",
-            "is required (a string, or null to restore the generated name)",
-        )
-    })?;
+    let name = req.into_name()?;
     Ok(axum::Json(
         state
             .service

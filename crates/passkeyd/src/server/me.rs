@@ -332,10 +332,7 @@ pub async fn rename_my_passkey(
     Path(id): Path<String>,
     Json(req): Json<RenamePasskey>,
 ) -> ApiResult<axum::Json<MePasskey>> {
-    let name = req
-        .name
-        .ok_or_else(|| ApiError::invalid("name", "is required (a string, or null)"))
-        .map_err(me_status)?;
+    let name = req.into_name().map_err(me_status)?;
     state
         .service
         .rename_my_passkey(&me, &id, name.as_deref())
