@@ -5,9 +5,11 @@
 //! and reads no clock: ids, user handles and times (Unix milliseconds) come from the caller, so
 //! every implementation behaves the same under the one test suite in `tests/store.rs`.
 //!
-//! Everything several passkeyd instances must share lives here, ceremony state included: a
-//! ceremony started on one instance can be finished on another. [`Store::take_ceremony`] removes
-//! and returns a ceremony in one atomic statement, so of two racing finishes exactly one gets it.
+//! Everything several passkeyd instances must share lives here, ceremony state included: on
+//! PostgreSQL a ceremony started on one instance can be finished on another.
+//! [`Store::take_ceremony`] removes and returns a ceremony in one atomic step, so of two racing
+//! finishes exactly one gets it. SQLite serves one instance ([`Store::claim_for_server`]), so it
+//! keeps ceremonies in that process's memory instead of writing each twice (`pending.rs`).
 
 // Column lists of the session tables, in the order both backends read them (defined before the
 // modules so both see them).
@@ -23,6 +25,7 @@ macro_rules! signing_key_columns {
 }
 
 mod migrate;
+mod pending;
 pub mod postgres;
 pub mod sqlite;
 
@@ -564,6 +567,13 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool>;
     /// Deletes ceremonies and sessions that expired before `now`; how many.
     async fn purge_expired(&self, now: Millis) -> Result<u64>;
+    /// Called by `passkeyd serve` before it serves. SQLite keeps ceremonies in the serving
+    /// process, so it locks the database for this handle: a second server on the same file is
+    /// refused with `Backend` naming the file (command-line management still works beside it).
+    /// PostgreSQL, which instances share, accepts any number.
+    async fn claim_for_server(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Stores a new session; `Missing("user")` if the user is gone.
     async fn create_session(&self, session: &Session) -> Result<()>;

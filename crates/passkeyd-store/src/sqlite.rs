@@ -8,6 +8,7 @@
 //! before they write (`insert_passkey`, `upsert_user`, `rename_passkey`, `import`) run in
 //! `BEGIN IMMEDIATE` transactions, which take the database's single write lock up front.
 
+use crate::pending::Pending;
 use crate::{
     migrate, AdminInvite, AdminSession, ApiKey, App, AuditCount, AuditEntry, AuditFilter, Ceremony,
     GuardedDelete, Millis, Passkey, PasskeyCount, PasskeyUse, Result, Session, SigningKey, Store,
@@ -31,6 +32,10 @@ const STATEMENT_CACHE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Connections>,
+    /// Ceremonies in flight, kept in this process (see `pending.rs`).
+    pending: Arc<Pending>,
+    /// The lock file held while this handle serves (see [`Store::claim_for_server`]).
+    server_lock: Arc<Mutex<Option<std::fs::File>>>,
     /// Serialises this process's writes. SQLite has one write lock per file; writers that meet
     /// it busy-wait with sleeps of up to 100 ms, which made p99 latency under load hundreds of
     /// milliseconds. Queueing here instead costs nothing while the lock is free. The busy
@@ -47,9 +52,9 @@ enum Durability {
     Durable,
     /// `synchronous=NORMAL`: no fsync at commit (the next durable commit or checkpoint fsyncs
     /// it). It survives a crash of passkeyd, not a power cut, and is never corrupted. For
-    /// short-lived or advisory rows whose loss is harmless: ceremonies, nonces, sessions'
-    /// refresh times, sign counters and last-use times (a lost counter update only lowers the
-    /// stored count, which a later sign-in exceeds).
+    /// advisory rows whose loss is harmless: sessions' refresh times, audit entries, sign
+    /// counters and last-use times (a lost counter update only lowers the stored
+    /// count, which a later sign-in exceeds).
     Relaxed,
 }
 
@@ -69,6 +74,8 @@ impl SqliteStore {
         });
         let store = Self {
             pool,
+            pending: Arc::new(Pending::default()),
+            server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
         };
         let shown = path.display().to_string();
@@ -387,17 +394,6 @@ fn signing_key_from(row: &Row<'_>) -> rusqlite::Result<SigningKey> {
     })
 }
 
-fn ceremony_from(row: &Row<'_>) -> rusqlite::Result<Ceremony> {
-    Ok(Ceremony {
-        id: row.get(0)?,
-        app_id: row.get(1)?,
-        kind: row.get(2)?,
-        user_id: row.get(3)?,
-        data: row.get(4)?,
-        expires_at: row.get(5)?,
-    })
-}
-
 macro_rules! invite_columns {
     () => {
         "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
@@ -613,6 +609,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_app(&self, id: &str) -> Result<bool> {
+        self.pending.forget_app(id);
         let id = id.to_owned();
         self.write(Durability::Durable, move |c| {
             let changed = c
@@ -1119,74 +1116,71 @@ impl Store for SqliteStore {
     }
 
     async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<()> {
-        let ceremony = ceremony.clone();
-        self.write(Durability::Relaxed, move |c| {
-            c.prepare_cached(
-                "INSERT INTO ceremonies (id, app_id, kind, user_id, data, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                ceremony.id,
-                ceremony.app_id,
-                ceremony.kind,
-                ceremony.user_id,
-                ceremony.data,
-                ceremony.expires_at
-            ])?;
-            Ok(())
-        })
-        .await
+        // The app must exist, as the table's foreign key required when ceremonies were rows.
+        if self.get_app(&ceremony.app_id).await?.is_none() {
+            return Err(StoreError::Missing("app"));
+        }
+        self.pending.put(ceremony)
     }
 
     async fn take_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
-        let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.write(Durability::Relaxed, move |c| {
-            // One statement: the row is gone the moment it is read, so only one caller gets it.
-            c.prepare_cached(
-                "DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2
-                 RETURNING id, app_id, kind, user_id, data, expires_at",
-            )?
-            .query_row([id, app_id], ceremony_from)
-            .optional()
-        })
-        .await
+        Ok(self.pending.take(app_id, id))
     }
 
     async fn get_ceremony(&self, app_id: &str, id: &str) -> Result<Option<Ceremony>> {
-        let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |c| {
-            c.prepare_cached(
-                "SELECT id, app_id, kind, user_id, data, expires_at FROM ceremonies
-                 WHERE id = ?1 AND app_id = ?2",
-            )?
-            .query_row([id, app_id], ceremony_from)
-            .optional()
-        })
-        .await
+        Ok(self.pending.get(app_id, id))
     }
 
     async fn delete_ceremony(&self, app_id: &str, id: &str) -> Result<bool> {
-        let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.write(Durability::Relaxed, move |c| {
-            let changed = c
-                .prepare_cached("DELETE FROM ceremonies WHERE id = ?1 AND app_id = ?2")?
-                .execute([id, app_id])?;
-            Ok(changed > 0)
-        })
-        .await
+        Ok(self.pending.take(app_id, id).is_some())
     }
 
     async fn purge_expired(&self, now: Millis) -> Result<u64> {
-        self.write(Durability::Relaxed, move |c| {
-            let ceremonies = c
-                .prepare_cached("DELETE FROM ceremonies WHERE expires_at < ?1")?
-                .execute([now])?;
-            let sessions = c
-                .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
-                .execute([now])?;
-            Ok(count(ceremonies + sessions))
-        })
-        .await
+        let ceremonies = self.pending.purge(now);
+        let sessions = self
+            .write(Durability::Relaxed, move |c| {
+                // Rows left by an earlier passkeyd, which kept ceremonies in this table.
+                let ceremonies = c
+                    .prepare_cached("DELETE FROM ceremonies WHERE expires_at < ?1")?
+                    .execute([now])?;
+                let sessions = c
+                    .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
+                    .execute([now])?;
+                Ok(count(ceremonies + sessions))
+            })
+            .await?;
+        Ok(ceremonies + sessions)
+    }
+
+    async fn claim_for_server(&self) -> Result<()> {
+        let mut held = self.server_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if held.is_some() {
+            return Ok(());
+        }
+        let mut name = self.pool.path.clone().into_os_string();
+        name.push(".serve-lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+                "another passkeyd serve is using {}: SQLite serves one instance (it keeps \
+                 ceremonies in memory); stop the other, or use PostgreSQL for several",
+                self.pool.path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Backend(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
     }
 
     async fn create_session(&self, session: &Session) -> Result<()> {

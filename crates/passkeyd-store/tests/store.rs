@@ -261,6 +261,7 @@ on_both_backends!(
     audit_counts_and_passkey_counts,
     webhook_endpoints,
     webhook_deliveries_in_order,
+    servers_per_database,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1203,6 +1204,30 @@ async fn ceremonies(db: Db) {
     assert_eq!(store.purge_expired(400).await.unwrap(), 0);
     assert_eq!(store.purge_expired(401).await.unwrap(), 1);
     assert_eq!(store.take_ceremony("a", "c4").await.unwrap(), None);
+}
+
+/// SQLite keeps ceremonies in the serving process, so one server may claim a database file;
+/// PostgreSQL is shared by any number. Claiming never stops other handles from reading.
+async fn servers_per_database(db: Db) {
+    let first = db.open().await;
+    first.claim_for_server().await.unwrap();
+    first.claim_for_server().await.unwrap();
+    let second = db.open().await;
+    match db.kind {
+        Kind::Sqlite(_) => match second.claim_for_server().await {
+            Err(StoreError::Backend(message)) => {
+                assert!(message.contains("another passkeyd serve"), "{message}")
+            }
+            other => panic!("a second server was let in: {other:?}"),
+        },
+        Kind::Postgres => second.claim_for_server().await.unwrap(),
+    }
+    second.create_app(&app("a", 1)).await.unwrap();
+    assert!(first.get_app("a").await.unwrap().is_some());
+    // The claim ends with the handle that made it.
+    drop(first);
+    let third = db.open().await;
+    third.claim_for_server().await.unwrap();
 }
 
 async fn concurrent_take_ceremony(db: Db) {

@@ -117,6 +117,9 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
             Ok(s) => s,
             Err(e) => return Outcome::refused(e),
         };
+        if let Err(e) = store.claim_for_server().await {
+            return Outcome::refused(e.to_string());
+        }
         let service = Service::new(
             store,
             AuthenticatorNames::new(config.authenticator_names.clone()),
