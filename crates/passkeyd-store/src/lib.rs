@@ -636,8 +636,13 @@ pub trait Store: Send + Sync + 'static {
     /// ordered by external id.
     async fn search_users(&self, app_id: &str, text: &str, limit: u32) -> Result<Vec<User>>;
 
-    /// Appends an entry to the audit log.
-    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<()>;
+    /// Appends entries to the audit log in one transaction: all of them or, on any conflict,
+    /// none. The server's audit writer hands over everything recorded since its last batch.
+    async fn insert_audit_entries(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Appends one entry to the audit log.
+    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<()> {
+        self.insert_audit_entries(std::slice::from_ref(entry)).await
+    }
     /// Up to `limit` entries matching the filter, newest first.
     async fn list_audit_entries(&self, filter: &AuditFilter, limit: u32)
         -> Result<Vec<AuditEntry>>;

@@ -1521,26 +1521,37 @@ impl Store for PostgresStore {
         .collect()
     }
 
-    async fn insert_audit_entry(&self, e: &AuditEntry) -> Result<()> {
+    async fn insert_audit_entries(&self, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // One statement for the whole batch: a column of values per parameter, unnested.
+        fn col<'a, T>(entries: &'a [AuditEntry], f: impl Fn(&'a AuditEntry) -> T) -> Vec<T> {
+            entries.iter().map(f).collect()
+        }
+        let ids = col(entries, |e| e.id.as_str());
+        let ats = col(entries, |e| e.at);
+        let apps = col(entries, |e| e.app_id.as_deref());
+        let events = col(entries, |e| e.event.as_str());
+        let outcomes = col(entries, |e| e.outcome.as_str());
+        let codes = col(entries, |e| e.error_code.as_deref());
+        let users = col(entries, |e| e.user_id.as_deref());
+        let passkeys = col(entries, |e| e.passkey_id.as_deref());
+        let actors = col(entries, |e| e.actor.as_str());
+        let ips = col(entries, |e| e.ip.as_deref());
+        let agents = col(entries, |e| e.user_agent.as_deref());
+        let details = col(entries, |e| e.detail.as_str());
         self.execute(
             concat!(
                 "INSERT INTO audit_log (",
                 audit_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ") SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[],
+                   $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[],
+                   $11::TEXT[], $12::TEXT[])"
             ),
             &[
-                &e.id,
-                &e.at,
-                &e.app_id,
-                &e.event,
-                &e.outcome,
-                &e.error_code,
-                &e.user_id,
-                &e.passkey_id,
-                &e.actor,
-                &e.ip,
-                &e.user_agent,
-                &e.detail,
+                &ids, &ats, &apps, &events, &outcomes, &codes, &users, &passkeys, &actors, &ips,
+                &agents, &details,
             ],
         )
         .await

@@ -1584,29 +1584,37 @@ impl Store for SqliteStore {
 
     // Audit entries are written on every ceremony; like counters they are relaxed: they
     // survive a crash of passkeyd, and only a power cut could lose the last few.
-    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<()> {
-        let e = entry.clone();
+    async fn insert_audit_entries(&self, entries: &[AuditEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let entries = entries.to_vec();
         self.write(Durability::Relaxed, move |c| {
-            c.prepare_cached(concat!(
-                "INSERT INTO audit_log (",
-                audit_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?
-            .execute(params![
-                e.id,
-                e.at,
-                e.app_id,
-                e.event,
-                e.outcome,
-                e.error_code,
-                e.user_id,
-                e.passkey_id,
-                e.actor,
-                e.ip,
-                e.user_agent,
-                e.detail
-            ])?;
-            Ok(())
+            let tx = c.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(concat!(
+                    "INSERT INTO audit_log (",
+                    audit_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ))?;
+                for e in &entries {
+                    insert.execute(params![
+                        e.id,
+                        e.at,
+                        e.app_id,
+                        e.event,
+                        e.outcome,
+                        e.error_code,
+                        e.user_id,
+                        e.passkey_id,
+                        e.actor,
+                        e.ip,
+                        e.user_agent,
+                        e.detail
+                    ])?;
+                }
+            }
+            tx.commit()
         })
         .await
     }

@@ -1571,10 +1571,23 @@ async fn audit_log(db: Db) {
         entry("e3", 2 * day, Some("b"), "passkey.created", "success"),
         entry("e4", 3 * day, None, "admin.signin.succeeded", "success"),
     ];
-    for e in &entries {
-        store.insert_audit_entry(e).await.unwrap();
-    }
+    // One alone, then a batch; a batch with a duplicate stores none of its entries.
+    store.insert_audit_entry(&entries[0]).await.unwrap();
+    store.insert_audit_entries(&[]).await.unwrap();
+    let fresh = entry("e5", 4 * day, Some("a"), "signin.succeeded", "success");
+    assert_conflict(
+        store
+            .insert_audit_entries(&[fresh.clone(), entries[0].clone()])
+            .await,
+        "audit_entry",
+    );
+    assert_eq!(store.get_audit_entry("e5").await.unwrap(), None);
+    store.insert_audit_entries(&entries[1..]).await.unwrap();
     assert_conflict(store.insert_audit_entry(&entries[0]).await, "audit_entry");
+    assert_eq!(
+        store.get_audit_entry("e3").await.unwrap(),
+        Some(entries[2].clone())
+    );
     let ids = |v: Vec<AuditEntry>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
     let all = AuditFilter::default();
     // Newest first; at one time, by id descending.

@@ -222,6 +222,7 @@ impl Service {
             })
             .collect();
         let mut codes: BTreeMap<String, i64> = BTreeMap::new();
+        self.audit.flush().await;
         for c in self.store.audit_counts(app, first * DAY_MS).await? {
             let Some(day) = per_day.get_mut(&c.day) else {
                 continue;
@@ -288,6 +289,7 @@ impl Service {
             return Err(ApiError::invalid("limit", "must be 1 to 200"));
         }
         let filter = query.filter()?;
+        self.audit.flush().await;
         let mut entries = self.store.list_audit_entries(&filter, limit + 1).await?;
         let more = entries.len() > limit as usize;
         entries.truncate(limit as usize);
@@ -306,6 +308,7 @@ impl Service {
 
     /// One audit entry.
     pub async fn audit_entry(&self, id: &str) -> ApiResult<AuditView> {
+        self.audit.flush().await;
         self.store
             .get_audit_entry(id)
             .await?
@@ -318,6 +321,7 @@ impl Service {
     /// Every matching entry (newest first, at most 100 000) as JSON lines.
     pub async fn audit_export(&self, query: &AuditQuery) -> ApiResult<String> {
         let mut filter = query.filter()?;
+        self.audit.flush().await;
         let mut out = String::new();
         let mut written = 0;
         loop {

@@ -123,7 +123,9 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
         let service = Service::new(
             store,
             AuthenticatorNames::new(config.authenticator_names.clone()),
-        );
+        )
+        .with_audit_writer();
+        let audit = service.audit.clone();
         let admin = match AdminSettings::new(
             &config.public_url,
             config.admin_idle_minutes,
@@ -159,7 +161,10 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
         let bound = server.local_addr().map_or(addr, |a| a);
         let backend = if config.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
         tracing::info!(address = %bound, store = backend, apps = config.apps.len(), "passkeyd is listening");
-        match server.run(shutdown).await {
+        let stopped = server.run(shutdown).await;
+        // Store what the audit writer still holds before the process ends.
+        audit.flush().await;
+        match stopped {
             Ok(()) => Outcome {
                 stdout: String::new(),
                 stderr: String::new(),

@@ -133,6 +133,13 @@ impl Service {
         }
     }
 
+    /// The same service with its audit entries written in batches by a background writer
+    /// (see [`Audit::batched`]); `passkeyd serve` runs this way.
+    pub fn with_audit_writer(mut self) -> Self {
+        self.audit = self.audit.batched();
+        self
+    }
+
     /// Records an event with the app's caller.
     pub async fn record(&self, app: &AppContext, event: Event) {
         self.audit.record(&app.caller, event).await;

@@ -338,6 +338,7 @@ impl Service {
             .get_webhook_endpoint(app_id, id)
             .await?
             .ok_or_else(|| endpoint_not_found(id))?;
+        self.audit.flush().await;
         let deliveries = self.store.list_webhook_deliveries(app_id, id, 50).await?;
         let mut views = Vec::with_capacity(deliveries.len());
         for d in deliveries {

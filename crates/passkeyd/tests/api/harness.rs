@@ -227,7 +227,8 @@ impl TestApp {
         app_id: String,
         key: String,
     ) -> Self {
-        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()));
+        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()))
+            .with_audit_writer();
         TestApp {
             store,
             state: AppState::new(service),

@@ -46,7 +46,8 @@ impl AdminServer {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite:{}", dir.join("passkeyd.sqlite3").display());
         let store = passkeyd_store::open(&url).await.unwrap();
-        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()));
+        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()))
+            .with_audit_writer();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let origin = format!("http://localhost:{port}");

@@ -125,7 +125,8 @@ impl Passkeyd {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite:{}", dir.join("passkeyd.sqlite3").display());
         let store = passkeyd_store::open(&url).await.unwrap();
-        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()));
+        let service = Service::new(store.clone(), AuthenticatorNames::new(HashMap::new()))
+            .with_audit_writer();
         (AppState::new(service), store, dir)
     }
 
