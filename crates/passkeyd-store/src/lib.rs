@@ -496,6 +496,9 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool>;
     /// The key whose SHA-256 is `hash`, revoked or not.
     async fn find_api_key(&self, hash: &[u8]) -> Result<Option<ApiKey>>;
+    /// The key whose SHA-256 is `hash` with its app, in one read: what every backend request
+    /// starts with.
+    async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>>;
     /// Records that a key was used.
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()>;
 
@@ -504,6 +507,13 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_user(&self, user: &UserUpsert) -> Result<(User, bool)>;
     /// A user by external id.
     async fn get_user(&self, app_id: &str, external_id: &str) -> Result<Option<User>>;
+    /// A user by external id with its passkeys (oldest first), in one read: what a
+    /// username-first sign-in and a registration start with.
+    async fn get_user_with_passkeys(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<Option<(User, Vec<Passkey>)>>;
     /// A user by internal id.
     async fn get_user_by_id(&self, app_id: &str, user_id: &str) -> Result<Option<User>>;
     /// A user by WebAuthn user handle.
@@ -522,6 +532,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>>;
     /// One passkey by id.
     async fn get_passkey(&self, app_id: &str, id: &str) -> Result<Option<Passkey>>;
+    /// One passkey by credential id with its owner, in one read: what a sign-in's finish needs.
+    async fn find_passkey_with_user(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>>;
     /// One passkey by credential id.
     async fn find_passkey_by_credential(
         &self,

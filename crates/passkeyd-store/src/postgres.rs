@@ -173,6 +173,14 @@ macro_rules! passkey_columns {
          p.attestation_type, p.sign_count, p.created_at, p.updated_at, p.last_used_at"
     };
 }
+/// How many columns `passkey_columns!` has: where the user's columns start after them.
+const PASSKEY_COLUMNS: usize = 22;
+macro_rules! joined_user_columns {
+    () => {
+        "u.id, u.app_id, u.external_id, u.handle, u.username, u.display_name, u.created_at,
+         u.updated_at"
+    };
+}
 macro_rules! select_passkeys {
     () => {
         concat!(
@@ -184,12 +192,17 @@ macro_rules! select_passkeys {
 }
 
 fn app_from(row: &Row) -> Result<App> {
+    app_at(row, 0)
+}
+
+/// An app read from the columns that start at `o`.
+fn app_at(row: &Row, o: usize) -> Result<App> {
     Ok(App {
-        id: column(row, 0)?,
-        name: column(row, 1)?,
-        settings: column(row, 2)?,
-        created_at: column(row, 3)?,
-        updated_at: column(row, 4)?,
+        id: column(row, o)?,
+        name: column(row, o + 1)?,
+        settings: column(row, o + 2)?,
+        created_at: column(row, o + 3)?,
+        updated_at: column(row, o + 4)?,
     })
 }
 
@@ -207,15 +220,20 @@ fn key_from(row: &Row) -> Result<ApiKey> {
 }
 
 fn user_from(row: &Row) -> Result<User> {
+    user_at(row, 0)
+}
+
+/// A user read from the columns that start at `o`.
+fn user_at(row: &Row, o: usize) -> Result<User> {
     Ok(User {
-        id: column(row, 0)?,
-        app_id: column(row, 1)?,
-        external_id: column(row, 2)?,
-        handle: column(row, 3)?,
-        username: column(row, 4)?,
-        display_name: column(row, 5)?,
-        created_at: column(row, 6)?,
-        updated_at: column(row, 7)?,
+        id: column(row, o)?,
+        app_id: column(row, o + 1)?,
+        external_id: column(row, o + 2)?,
+        handle: column(row, o + 3)?,
+        username: column(row, o + 4)?,
+        display_name: column(row, o + 5)?,
+        created_at: column(row, o + 6)?,
+        updated_at: column(row, o + 7)?,
     })
 }
 
@@ -591,6 +609,18 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
+        self.query_opt(
+            "SELECT k.id, k.app_id, k.prefix, k.hash, k.name, k.created_at, k.last_used_at,
+                    k.revoked_at, a.id, a.name, a.settings, a.created_at, a.updated_at
+             FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = $1",
+            &[&hash],
+        )
+        .await?
+        .map(|row| Ok((key_from(&row)?, app_at(&row, 8)?)))
+        .transpose()
+    }
+
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
         // Racing requests may finish out of order; the recorded time never moves back.
         self.execute(
@@ -837,6 +867,38 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(from_pg)
     }
 
+    async fn get_user_with_passkeys(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<Option<(User, Vec<Passkey>)>> {
+        let rows = self
+            .query(
+                concat!(
+                    "SELECT ",
+                    passkey_columns!(),
+                    ", ",
+                    joined_user_columns!(),
+                    " FROM users u LEFT JOIN passkeys p ON p.user_id = u.id
+                      WHERE u.app_id = $1 AND u.external_id = $2 ORDER BY p.created_at, p.id"
+                ),
+                &[&app_id, &external_id],
+            )
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let user = user_at(first, PASSKEY_COLUMNS)?;
+        let mut passkeys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A user without passkeys is one row of NULL passkey columns.
+            if column::<Option<&str>>(row, 0)?.is_some() {
+                passkeys.push(passkey_from(row)?);
+            }
+        }
+        Ok(Some((user, passkeys)))
+    }
+
     async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>> {
         self.query(
             concat!(
@@ -859,6 +921,27 @@ impl Store for PostgresStore {
         .await?
         .as_ref()
         .map(passkey_from)
+        .transpose()
+    }
+
+    async fn find_passkey_with_user(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>> {
+        self.query_opt(
+            concat!(
+                "SELECT ",
+                passkey_columns!(),
+                ", ",
+                joined_user_columns!(),
+                " FROM passkeys p JOIN users u ON u.id = p.user_id
+                  WHERE p.app_id = $1 AND p.credential_id = $2"
+            ),
+            &[&app_id, &credential_id],
+        )
+        .await?
+        .map(|row| Ok((passkey_from(&row)?, user_at(&row, PASSKEY_COLUMNS)?)))
         .transpose()
     }
 

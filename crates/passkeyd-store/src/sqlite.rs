@@ -287,24 +287,45 @@ macro_rules! user_columns {
         "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
     };
 }
+macro_rules! passkey_columns {
+    () => {
+        "p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name,
+         p.credential_id, p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible,
+         p.backup_state, p.user_verified, p.discoverable, p.attachment,
+         p.attestation_format, p.attestation_type, p.sign_count, p.created_at,
+         p.updated_at, p.last_used_at"
+    };
+}
+/// How many columns `passkey_columns!` has: where the user's columns start after them.
+const PASSKEY_COLUMNS: usize = 22;
 macro_rules! select_passkeys {
     () => {
-        "SELECT p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name,
-                p.credential_id, p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible,
-                p.backup_state, p.user_verified, p.discoverable, p.attachment,
-                p.attestation_format, p.attestation_type, p.sign_count, p.created_at,
-                p.updated_at, p.last_used_at
-         FROM passkeys p JOIN users u ON u.id = p.user_id"
+        concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id"
+        )
+    };
+}
+macro_rules! joined_user_columns {
+    () => {
+        "u.id, u.app_id, u.external_id, u.handle, u.username, u.display_name, u.created_at,
+         u.updated_at"
     };
 }
 
 fn app_from(row: &Row<'_>) -> rusqlite::Result<App> {
+    app_at(row, 0)
+}
+
+/// An app read from the columns that start at `o`.
+fn app_at(row: &Row<'_>, o: usize) -> rusqlite::Result<App> {
     Ok(App {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        settings: row.get(2)?,
-        created_at: row.get(3)?,
-        updated_at: row.get(4)?,
+        id: row.get(o)?,
+        name: row.get(o + 1)?,
+        settings: row.get(o + 2)?,
+        created_at: row.get(o + 3)?,
+        updated_at: row.get(o + 4)?,
     })
 }
 
@@ -322,15 +343,20 @@ fn key_from(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
 }
 
 fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
+    user_at(row, 0)
+}
+
+/// A user read from the columns that start at `o`.
+fn user_at(row: &Row<'_>, o: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(0)?,
-        app_id: row.get(1)?,
-        external_id: row.get(2)?,
-        handle: row.get(3)?,
-        username: row.get(4)?,
-        display_name: row.get(5)?,
-        created_at: row.get(6)?,
-        updated_at: row.get(7)?,
+        id: row.get(o)?,
+        app_id: row.get(o + 1)?,
+        external_id: row.get(o + 2)?,
+        handle: row.get(o + 3)?,
+        username: row.get(o + 4)?,
+        display_name: row.get(o + 5)?,
+        created_at: row.get(o + 6)?,
+        updated_at: row.get(o + 7)?,
     })
 }
 
@@ -685,6 +711,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
+        let hash = hash.to_vec();
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT k.id, k.app_id, k.prefix, k.hash, k.name, k.created_at, k.last_used_at,
+                        k.revoked_at, a.id, a.name, a.settings, a.created_at, a.updated_at
+                 FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = ?1",
+            )?
+            .query_row([hash], |row| Ok((key_from(row)?, app_at(row, 8)?)))
+            .optional()
+        })
+        .await
+    }
+
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
         let key_id = key_id.to_owned();
         self.write(Durability::Relaxed, move |c| {
@@ -766,6 +806,36 @@ impl Store for SqliteStore {
             ))?
             .query_row([app_id, external_id], user_from)
             .optional()
+        })
+        .await
+    }
+
+    async fn get_user_with_passkeys(
+        &self,
+        app_id: &str,
+        external_id: &str,
+    ) -> Result<Option<(User, Vec<Passkey>)>> {
+        let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
+        self.run(move |c| {
+            let mut statement = c.prepare_cached(concat!(
+                "SELECT ",
+                passkey_columns!(),
+                ", ",
+                joined_user_columns!(),
+                " FROM users u LEFT JOIN passkeys p ON p.user_id = u.id
+                  WHERE u.app_id = ?1 AND u.external_id = ?2 ORDER BY p.created_at, p.id"
+            ))?;
+            let mut rows = statement.query([app_id, external_id])?;
+            let mut found: Option<(User, Vec<Passkey>)> = None;
+            while let Some(row) = rows.next()? {
+                let (_, passkeys) =
+                    found.get_or_insert(((user_at(row, PASSKEY_COLUMNS)?), Vec::new()));
+                // A user without passkeys is one row of NULL passkey columns.
+                if row.get::<_, Option<String>>(0)?.is_some() {
+                    passkeys.push(passkey_from(row)?);
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -925,6 +995,29 @@ impl Store for SqliteStore {
                 " WHERE p.app_id = ?1 AND p.id = ?2"
             ))?
             .query_row([app_id, id], passkey_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn find_passkey_with_user(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+    ) -> Result<Option<(Passkey, User)>> {
+        let (app_id, credential_id) = (app_id.to_owned(), credential_id.to_vec());
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                passkey_columns!(),
+                ", ",
+                joined_user_columns!(),
+                " FROM passkeys p JOIN users u ON u.id = p.user_id
+                  WHERE p.app_id = ?1 AND p.credential_id = ?2"
+            ))?
+            .query_row(params![app_id, credential_id], |row| {
+                Ok((passkey_from(row)?, user_at(row, PASSKEY_COLUMNS)?))
+            })
             .optional()
         })
         .await

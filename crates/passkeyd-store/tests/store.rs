@@ -262,6 +262,7 @@ on_both_backends!(
     webhook_endpoints,
     webhook_deliveries_in_order,
     servers_per_database,
+    joined_reads,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1204,6 +1205,77 @@ async fn ceremonies(db: Db) {
     assert_eq!(store.purge_expired(400).await.unwrap(), 0);
     assert_eq!(store.purge_expired(401).await.unwrap(), 1);
     assert_eq!(store.take_ceremony("a", "c4").await.unwrap(), None);
+}
+
+/// The one-read lookups of the hot paths return what the separate reads return.
+async fn joined_reads(db: Db) {
+    let store = db.open().await;
+    let alice = user_in(&store, "a", "alice").await;
+    let bob = user_in(&store, "a", "bob").await;
+    store.create_app(&app("b", 1)).await.unwrap();
+    store.create_api_key(&key("a", "k1", 1)).await.unwrap();
+    let (found_key, found_app) = store
+        .find_api_key_with_app(&key("a", "k1", 1).hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found_key, key("a", "k1", 1));
+    assert_eq!(Some(found_app), store.get_app("a").await.unwrap());
+    assert_eq!(store.find_api_key_with_app(b"nope").await.unwrap(), None);
+
+    // A user without passkeys, then with two (oldest first); unknown users and other apps.
+    assert_eq!(
+        store.get_user_with_passkeys("a", "alice").await.unwrap(),
+        Some((alice.clone(), vec![]))
+    );
+    for (id, at) in [("p2", 20), ("p1", 10)] {
+        store
+            .insert_passkey(&passkey(&alice, id, at), 10)
+            .await
+            .unwrap();
+    }
+    store
+        .insert_passkey(&passkey(&bob, "p3", 5), 10)
+        .await
+        .unwrap();
+    let (user, passkeys) = store
+        .get_user_with_passkeys("a", "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user, alice);
+    assert_eq!(passkeys, store.list_passkeys("a", &alice.id).await.unwrap());
+    assert_eq!(
+        passkeys.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["p1", "p2"]
+    );
+    assert_eq!(
+        store.get_user_with_passkeys("a", "carol").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_user_with_passkeys("b", "alice").await.unwrap(),
+        None
+    );
+
+    let (found, owner) = store
+        .find_passkey_with_user("a", b"cred-p3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, as_read(passkey(&bob, "p3", 5), &bob));
+    assert_eq!(owner, bob);
+    assert_eq!(
+        store.find_passkey_with_user("b", b"cred-p3").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_passkey_with_user("a", b"cred-none")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// SQLite keeps ceremonies in the serving process, so one server may claim a database file;

@@ -453,8 +453,7 @@ impl Service {
         let (user, sign_in) = match &req.external_id {
             Some(external_id) => {
                 check_external_id(external_id)?;
-                let user = self.user(app, external_id).await?;
-                let passkeys = self.store.list_passkeys(&app.id, &user.id).await?;
+                let (user, passkeys) = self.user_with_passkeys(app, external_id).await?;
                 if passkeys.is_empty() {
                     return Err(ApiError::new(
                         Kind::Refused,
@@ -535,9 +534,9 @@ impl Service {
             return Err(ceremony_not_found(&req.ceremony_id));
         };
         let response = AuthenticationResponse::from_json(req.credential.get().as_bytes())?;
-        let passkey = self
+        let (passkey, user) = self
             .store
-            .find_passkey_by_credential(&app.id, response.credential_id())
+            .find_passkey_with_user(&app.id, response.credential_id())
             .await?
             .ok_or_else(|| {
                 ApiError::new(
@@ -546,11 +545,6 @@ impl Service {
                     "this passkey is not registered with the app (it may have been deleted)",
                 )
             })?;
-        let user = self
-            .store
-            .get_user_by_id(&app.id, &passkey.user_id)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("passkey {} has no user", passkey.id)))?;
         *seen = Some((user.external_id.clone(), passkey.id.clone()));
         let public_key = CredentialPublicKey::from_cose(&passkey.public_key).map_err(|e| {
             ApiError::internal(format!(

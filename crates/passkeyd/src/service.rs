@@ -8,7 +8,7 @@ use crate::secrets;
 use crate::settings::AppContext;
 use crate::views::{AuthenticatorNames, PasskeyView, UserView};
 use passkeyd_core::b64;
-use passkeyd_store::{Millis, SharedStore, User, UserUpsert};
+use passkeyd_store::{Millis, Passkey, SharedStore, User, UserUpsert};
 use serde::{Deserialize, Serialize};
 
 /// The most users one page of `GET /v1/users` returns.
@@ -178,12 +178,19 @@ impl Service {
         self.store
             .get_user(&app.id, external_id)
             .await?
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "user_not_found",
-                    format!("no user with external id {external_id:?}"),
-                )
-            })
+            .ok_or_else(|| user_not_found(external_id))
+    }
+
+    /// A user by external id with its passkeys (oldest first), or `user_not_found`.
+    pub async fn user_with_passkeys(
+        &self,
+        app: &AppContext,
+        external_id: &str,
+    ) -> ApiResult<(User, Vec<Passkey>)> {
+        self.store
+            .get_user_with_passkeys(&app.id, external_id)
+            .await?
+            .ok_or_else(|| user_not_found(external_id))
     }
 
     /// One page of users after the opaque `cursor`.
@@ -342,4 +349,11 @@ impl Service {
 /// The error for a passkey id the app does not have.
 pub fn passkey_not_found(id: &str) -> ApiError {
     ApiError::not_found("passkey_not_found", format!("no passkey with id {id:?}"))
+}
+
+fn user_not_found(external_id: &str) -> ApiError {
+    ApiError::not_found(
+        "user_not_found",
+        format!("no user with external id {external_id:?}"),
+    )
 }

@@ -116,7 +116,10 @@ impl FromRequestParts<AppState> for Tenant {
             .ok_or_else(invalid)?;
         let hash = secrets::hash_key(key);
         let store = &state.service.store;
-        let stored = store.find_api_key(&hash).await?.ok_or_else(invalid)?;
+        let (stored, app) = store
+            .find_api_key_with_app(&hash)
+            .await?
+            .ok_or_else(invalid)?;
         if stored.revoked_at.is_some() || !secrets::key_matches(&hash, &stored.hash) {
             return Err(invalid());
         }
@@ -127,7 +130,6 @@ impl FromRequestParts<AppState> for Tenant {
         {
             store.touch_api_key(&stored.id, now).await?;
         }
-        let app = store.get_app(&stored.app_id).await?.ok_or_else(invalid)?;
         let caller = super::caller(state, parts, format!("key:{}", stored.prefix));
         Ok(Tenant(AppContext::from_app(&app)?.acting_as(caller)))
     }
