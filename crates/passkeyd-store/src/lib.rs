@@ -138,6 +138,11 @@ pub struct UserUpsert {
     pub new_handle: Vec<u8>,
     /// The time of the change.
     pub now: Millis,
+    /// Whether the write must reach the disk before it returns. A registration's start sets
+    /// `false`: the user matters only once the ceremony's passkey is stored, and that insert is
+    /// durable and commits after this write, so its sync makes this one durable too. A store
+    /// may then write it relaxed (SQLite does); it never makes a durable write weaker.
+    pub durable: bool,
 }
 
 /// A registered passkey.

@@ -741,7 +741,12 @@ impl Store for SqliteStore {
 
     async fn upsert_user(&self, user: &UserUpsert) -> Result<(User, bool)> {
         let u = user.clone();
-        self.write(Durability::Durable, move |c| {
+        let durability = if u.durable {
+            Durability::Durable
+        } else {
+            Durability::Relaxed
+        };
+        self.write(durability, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let inserted = tx
                 .prepare_cached(concat!(

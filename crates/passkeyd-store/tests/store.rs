@@ -304,6 +304,7 @@ fn upsert(app_id: &str, external_id: &str) -> UserUpsert {
         new_id: format!("u-{app_id}-{external_id}"),
         new_handle: format!("h-{app_id}-{external_id}").into_bytes(),
         now: 1_000,
+        durable: true,
     }
 }
 
@@ -601,6 +602,23 @@ async fn users_upsert_and_lookup(db: Db) {
         ..upsert("a", "mallory")
     };
     assert_conflict(store.upsert_user(&clash).await, "user_handle");
+
+    // A write that need not be durable on its own (a registration's start) behaves the same.
+    let relaxed = UserUpsert {
+        durable: false,
+        ..upsert("a", "relaxed")
+    };
+    assert!(store.upsert_user(&relaxed).await.unwrap().1);
+    assert!(!store.upsert_user(&relaxed).await.unwrap().1);
+    assert_conflict(
+        store
+            .upsert_user(&UserUpsert {
+                durable: false,
+                ..clash.clone()
+            })
+            .await,
+        "user_handle",
+    );
 
     // The same external id in another app is another user.
     let (in_b, is_new) = store.upsert_user(&upsert("b", "alice")).await.unwrap();

@@ -231,15 +231,7 @@ impl Service {
             check_text("passkey_name", name, 64)?;
         }
         let uv = user_verification(app, req.user_verification)?;
-        let (user, _) = self
-            .upsert_user(
-                app,
-                &req.external_id,
-                req.username.as_deref(),
-                req.display_name.as_deref(),
-            )
-            .await?;
-        let existing = self.store.list_passkeys(&app.id, &user.id).await?;
+        let (user, existing) = self.registering_user(app, req).await?;
         let limit = app.settings.max_passkeys_per_user;
         if existing.len() >= limit as usize {
             return Err(too_many(limit));
@@ -285,6 +277,49 @@ impl Service {
             options,
             expires_at,
         })
+    }
+
+    /// The user a registration is for, with its passkeys. Most registrations are of a known
+    /// user whose names did not change: one read. Otherwise the user is created or renamed, with
+    /// a write that need not be durable on its own: the user matters once the ceremony's passkey
+    /// is stored, and that durable insert comes after it.
+    async fn registering_user(
+        &self,
+        app: &AppContext,
+        req: &StartRegistration,
+    ) -> ApiResult<(User, Vec<Passkey>)> {
+        let found = self
+            .store
+            .get_user_with_passkeys(&app.id, &req.external_id)
+            .await?;
+        let unchanged =
+            |stored: &Option<String>, asked: &Option<String>| asked.is_none() || asked == stored;
+        match found {
+            Some((user, passkeys))
+                if unchanged(&user.username, &req.username)
+                    && unchanged(&user.display_name, &req.display_name) =>
+            {
+                Ok((user, passkeys))
+            }
+            found => {
+                let (user, created) = self
+                    .write_user(
+                        app,
+                        &req.external_id,
+                        req.username.as_deref(),
+                        req.display_name.as_deref(),
+                        false,
+                    )
+                    .await?;
+                let passkeys = match (created, found) {
+                    (true, _) => Vec::new(),
+                    (false, Some((_, passkeys))) => passkeys,
+                    // Created by a concurrent request after the read.
+                    (false, None) => self.store.list_passkeys(&app.id, &user.id).await?,
+                };
+                Ok((user, passkeys))
+            }
+        }
     }
 
     /// Finishes a registration: verifies the browser's response and stores the passkey. The

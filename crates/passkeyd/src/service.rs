@@ -153,6 +153,20 @@ impl Service {
         username: Option<&str>,
         display_name: Option<&str>,
     ) -> ApiResult<(User, bool)> {
+        self.write_user(app, external_id, username, display_name, true)
+            .await
+    }
+
+    /// [`Service::upsert_user`], saying whether the write must be durable on its own (see
+    /// `UserUpsert::durable`).
+    pub(crate) async fn write_user(
+        &self,
+        app: &AppContext,
+        external_id: &str,
+        username: Option<&str>,
+        display_name: Option<&str>,
+        durable: bool,
+    ) -> ApiResult<(User, bool)> {
         check_external_id(external_id)?;
         if let Some(u) = username {
             check_text("username", u, 256)?;
@@ -169,6 +183,7 @@ impl Service {
             // The user handle is random, never the external id: authenticators may show or leak it.
             new_handle: secrets::random_bytes(32)?,
             now: now_ms(),
+            durable,
         };
         Ok(self.store.upsert_user(&upsert).await?)
     }
