@@ -36,7 +36,13 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Connections with `synchronous_commit=off`, for advisory writes whose loss in a crash
+    /// of PostgreSQL itself is harmless (see [`PostgresStore::relaxed`]).
+    relaxed: Pool,
 }
+
+/// Connections in the relaxed pool.
+const RELAXED_POOL_SIZE: usize = 8;
 
 impl std::fmt::Debug for PostgresStore {
     // The pool's own Debug output includes the connection settings, password included.
@@ -56,21 +62,16 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(CREATE_TIMEOUT))
-            .wait_timeout(Some(WAIT_TIMEOUT))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
-        let store = Self { pool };
+        let mut relaxed = config.clone();
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c synchronous_commit=off"),
+            None => "-c synchronous_commit=off".to_owned(),
+        };
+        relaxed.options(&options);
+        let store = Self {
+            pool: pool(config, POOL_SIZE)?,
+            relaxed: pool(relaxed, RELAXED_POOL_SIZE)?,
+        };
         let mut client = store.client().await?;
         migrate::run_postgres(&mut client).await?;
         drop(client);
@@ -78,10 +79,42 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {
-        self.pool.get().await.map_err(|e| {
-            StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e)))
-        })
+        client_of(&self.pool).await
     }
+
+    /// A connection whose commits do not wait for the WAL to reach the disk
+    /// (`synchronous_commit=off`): for the writes SQLite makes with `synchronous=NORMAL`,
+    /// where losing the last fraction of a second in a crash of PostgreSQL (not of passkeyd)
+    /// is harmless: a ceremony's start (the user starts again), counters and last-use times (a
+    /// later sign-in moves them on), session and key touch times, audit entries. Never for a
+    /// registration, a deletion, or taking a ceremony (a take lost in a crash would let its
+    /// response be replayed).
+    async fn relaxed(&self) -> Result<deadpool_postgres::Client> {
+        client_of(&self.relaxed).await
+    }
+}
+
+fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(CREATE_TIMEOUT))
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))
+}
+
+async fn client_of(pool: &Pool) -> Result<deadpool_postgres::Client> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {}", describe(&e))))
 }
 
 /// An error and its causes on one line (tokio-postgres keeps the useful part in the causes).
@@ -441,6 +474,17 @@ impl PostgresStore {
         client.execute(&statement, params).await.map_err(from_pg)
     }
 
+    /// [`PostgresStore::execute`] on a relaxed connection.
+    async fn execute_relaxed(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
+        let client = self.relaxed().await?;
+        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
+        client.execute(&statement, params).await.map_err(from_pg)
+    }
+
     /// Runs one query and returns its rows.
     async fn query(
         &self,
@@ -623,7 +667,7 @@ impl Store for PostgresStore {
 
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
         // Racing requests may finish out of order; the recorded time never moves back.
-        self.execute(
+        self.execute_relaxed(
             "UPDATE api_keys SET last_used_at = $2
              WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
             &[&key_id, &now],
@@ -1012,7 +1056,7 @@ impl Store for PostgresStore {
         // GREATEST keeps the counter and the times from moving back when sign-ins race (and
         // ignores NULL, so a first use sets last_used_at).
         let changed = self
-            .execute(
+            .execute_relaxed(
                 "UPDATE passkeys SET
                      sign_count = GREATEST(sign_count, $3),
                      backup_state = $4,
@@ -1164,7 +1208,7 @@ impl Store for PostgresStore {
     }
 
     async fn put_ceremony(&self, c: &Ceremony) -> Result<()> {
-        self.execute(
+        self.execute_relaxed(
             "INSERT INTO ceremonies (id, app_id, kind, user_id, data, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -1226,7 +1270,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_session(&self, s: &Session) -> Result<()> {
-        self.execute(
+        self.execute_relaxed(
             concat!(
                 "INSERT INTO sessions (",
                 session_columns!(),
@@ -1303,7 +1347,7 @@ impl Store for PostgresStore {
 
     async fn touch_session(&self, app_id: &str, id: &str, now: Millis) -> Result<bool> {
         Ok(self
-            .execute(
+            .execute_relaxed(
                 "UPDATE sessions SET refreshed_at = GREATEST(refreshed_at, $3)
                  WHERE id = $1 AND app_id = $2 AND revoked_at IS NULL",
                 &[&id, &app_id, &now],
@@ -1624,7 +1668,7 @@ impl Store for PostgresStore {
         let ips = col(entries, |e| e.ip.as_deref());
         let agents = col(entries, |e| e.user_agent.as_deref());
         let details = col(entries, |e| e.detail.as_str());
-        self.execute(
+        self.execute_relaxed(
             concat!(
                 "INSERT INTO audit_log (",
                 audit_columns!(),
