@@ -26,6 +26,10 @@ pub enum Scenario {
     Nonce,
     /// `POST /v1/me/session/refresh` with a session token opened before the load: a fresh JWT.
     SessionRefresh,
+    /// Not a ceremony: two `GET /health` requests, the HTTP exchanges a ceremony makes with
+    /// nothing behind them (no body, key, store or signature). Its server CPU is the floor the
+    /// HTTP stack and the kernel set under every ceremony.
+    HttpFloor,
 }
 
 /// The origin the bench's pages run on (the bench's app allows exactly this one).
@@ -153,6 +157,22 @@ impl Target {
         self.send(&path, Some(body), None, true).await
     }
 
+    /// `GET /health`, which answers a constant.
+    async fn health(&self) -> Result<(), String> {
+        let response = self
+            .client
+            .get(format!("{}/health", self.base_url))
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| transport(&e))?;
+        if !status.is_success() {
+            return Err(failure(status, &body));
+        }
+        Ok(())
+    }
+
     /// POSTs to `path`, with `authorization` and the `Origin` header when asked.
     async fn send(
         &self,
@@ -198,6 +218,10 @@ impl Target {
         slot: u64,
     ) -> Result<(), String> {
         match scenario {
+            Scenario::HttpFloor => {
+                self.health().await?;
+                self.health().await
+            }
             Scenario::Nonce => {
                 let user = rng.below(self.population.count);
                 self.nonce(user).await

@@ -39,6 +39,9 @@ enum ScenarioArg {
     Nonce,
     /// Session refresh of sessions opened by browser sign-ins (counted as refreshes).
     Session,
+    /// The HTTP floor: two GET /health per unit, the requests of a ceremony with nothing behind
+    /// them.
+    HttpFloor,
 }
 
 impl ScenarioArg {
@@ -49,6 +52,7 @@ impl ScenarioArg {
             ScenarioArg::Register => "register",
             ScenarioArg::Nonce => "nonce",
             ScenarioArg::Session => "session",
+            ScenarioArg::HttpFloor => "http-floor",
         }
     }
 }
@@ -518,6 +522,7 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
         ScenarioArg::Register => Scenario::Register,
         ScenarioArg::Nonce => Scenario::Nonce,
         ScenarioArg::Session => Scenario::SessionRefresh,
+        ScenarioArg::HttpFloor => Scenario::HttpFloor,
     };
     if scenario != Scenario::Register && target.population.count == 0 {
         return Err("sign-in scenarios need --passkeys of at least 1".into());
@@ -636,10 +641,10 @@ async fn run_in(args: &Args, leftovers: &mut Leftovers) -> Result<Outcome, Strin
     };
     let report = Report {
         scenario: args.scenario.name().to_owned(),
-        unit: if scenario == Scenario::SessionRefresh {
-            "refresh"
-        } else {
-            "ceremony"
+        unit: match scenario {
+            Scenario::SessionRefresh => "refresh",
+            Scenario::HttpFloor => "request pair",
+            _ => "ceremony",
         },
         server_config: match (public_endpoints, started_by_bench) {
             (true, true) => Some(server::CONFIG_NOTE.to_owned()),

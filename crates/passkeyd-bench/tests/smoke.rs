@@ -45,6 +45,7 @@ fn a_few_ceremonies_of_each_kind_run_without_errors() {
         "register",
         "nonce",
         "session",
+        "http-floor",
     ] {
         let (code, stdout, stderr) = bench(&[
             "--passkeyd",
@@ -85,6 +86,10 @@ fn a_few_ceremonies_of_each_kind_run_without_errors() {
             "session" => {
                 assert_eq!(report["unit"], "refresh");
                 assert!(report["refreshes"].as_u64().unwrap() >= 10, "{report}");
+            }
+            "http-floor" => {
+                assert_eq!(report["unit"], "request pair");
+                assert!(report["server_config"].is_null(), "{report}");
             }
             _ => assert!(report["server_config"].is_null(), "{report}"),
         }
