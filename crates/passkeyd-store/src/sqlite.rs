@@ -1,6 +1,7 @@
-//! The embedded SQLite backend: [`SqliteStore`], a small pool of connections to one database
-//! file. Reads and relaxed writes run on the calling async thread (they take microseconds);
-//! durable writes, which wait for an fsync, run on a blocking thread.
+//! The embedded SQLite backend: [`SqliteStore`], connections to one database file. Reads and
+//! relaxed writes run on the calling async thread, on one connection kept for them (they take
+//! microseconds); durable writes, which wait for an fsync, run on a blocking thread with a
+//! connection from a small pool.
 //!
 //! Every connection is durable and strict: WAL journal, `synchronous=FULL` (a committed
 //! transaction survives a power cut), foreign keys enforced (the cascades depend on it), and a
@@ -34,6 +35,8 @@ pub struct SqliteStore {
     pool: Arc<Connections>,
     /// Ceremonies in flight, kept in this process (see `pending.rs`).
     pending: Arc<Pending>,
+    /// The connection reads and relaxed writes use on the async threads (see `run`).
+    inline: Arc<Mutex<Option<Connection>>>,
     /// The lock file held while this handle serves (see [`Store::claim_for_server`]).
     server_lock: Arc<Mutex<Option<std::fs::File>>>,
     /// Serialises this process's writes. SQLite has one write lock per file; writers that meet
@@ -75,6 +78,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             pending: Arc::new(Pending::default()),
+            inline: Arc::new(Mutex::new(None)),
             server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
         };
@@ -156,24 +160,25 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(format!("SQLite task: {e}")))?
     }
 
-    /// Runs a read on a pooled connection, right here on the async thread. Reads take
-    /// microseconds and never wait under WAL (readers do not block on writers), while handing
-    /// each one to a blocking thread and back cost more CPU than the query itself: the profile
-    /// of a sign-in showed about 40% of the server's CPU in those thread switches.
+    /// Runs a read (or a relaxed write) right here on the async thread, on the one connection
+    /// kept for that. Reads take microseconds and never wait under WAL (readers do not block
+    /// on writers), while handing each one to a blocking thread and back cost more CPU than
+    /// the query itself: the profile of a sign-in showed about 40% of the server's CPU in
+    /// those thread switches. One connection rather than a pool, because SQLite drops a
+    /// connection's whole page cache whenever another connection has written: with the pool,
+    /// every read after a write re-read its pages with a system call each, and reads were a
+    /// quarter of a sign-in's CPU. Holders never wait while holding it (no `.await`), so the
+    /// async threads share it for microseconds at a time.
     async fn run<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
     {
-        let _permit = self
-            .pool
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Backend("the SQLite pool is closed".into()))?;
-        let mut conn = self.pool.take()?;
-        let result = f(&mut conn).map_err(from_sqlite);
-        self.pool.put(conn);
-        result
+        let mut inline = self.inline.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = match inline.as_mut() {
+            Some(conn) => conn,
+            None => inline.insert(self.pool.open()?),
+        };
+        f(conn).map_err(from_sqlite)
     }
 }
 
@@ -193,14 +198,17 @@ impl Connections {
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
         match idle {
             Some(conn) => Ok(conn),
-            None => {
-                let mut conn = Connection::open(&self.path).map_err(|e| {
-                    StoreError::Backend(format!("cannot open {}: {e}", self.path.display()))
-                })?;
-                configure(&mut conn).map_err(from_sqlite)?;
-                Ok(conn)
-            }
+            None => self.open(),
         }
+    }
+
+    /// A new connection, configured.
+    fn open(&self) -> Result<Connection> {
+        let mut conn = Connection::open(&self.path).map_err(|e| {
+            StoreError::Backend(format!("cannot open {}: {e}", self.path.display()))
+        })?;
+        configure(&mut conn).map_err(from_sqlite)?;
+        Ok(conn)
     }
 
     fn put(&self, conn: Connection) {
