@@ -176,9 +176,49 @@ impl SqliteStore {
         let mut inline = self.inline.lock().unwrap_or_else(|p| p.into_inner());
         let conn = match inline.as_mut() {
             Some(conn) => conn,
-            None => inline.insert(self.pool.open()?),
+            None => {
+                let conn = self.pool.open()?;
+                // A checkpoint copies the WAL into the database file and syncs it: milliseconds
+                // that, run here, would stall an async thread and every request queued on it.
+                // This connection never checkpoints; the server's checkpointer does, on a
+                // blocking thread (see `claim_for_server`), and so do durable writes.
+                conn.pragma_update(None, "wal_autocheckpoint", 0)
+                    .map_err(from_sqlite)?;
+                inline.insert(conn)
+            }
         };
         f(conn).map_err(from_sqlite)
+    }
+}
+
+/// How often the server's checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The serving process's checkpointer: reads and relaxed writes run on the async threads and
+/// never checkpoint (a checkpoint syncs the database file), so this does it every second on a
+/// blocking thread. `PASSIVE` waits for no reader or writer. It stops with the store.
+async fn checkpoint_regularly(pool: std::sync::Weak<Connections>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        let done = tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(from_sqlite);
+            pool.put(conn);
+            result
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds")
+            }
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint task failed"),
+        }
     }
 }
 
@@ -1275,6 +1315,7 @@ impl Store for SqliteStore {
         match file.try_lock() {
             Ok(()) => {
                 *held = Some(file);
+                tokio::spawn(checkpoint_regularly(Arc::downgrade(&self.pool)));
                 Ok(())
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
