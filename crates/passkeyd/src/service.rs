@@ -23,6 +23,8 @@ pub struct Service {
     pub names: AuthenticatorNames,
     /// Where events are recorded.
     pub audit: Audit,
+    /// Apps' parsed settings, reused while their rows are unchanged.
+    pub apps: std::sync::Arc<crate::settings::AppContexts>,
 }
 
 /// Now, in Unix milliseconds.
@@ -128,6 +130,7 @@ impl Service {
     pub fn new(store: SharedStore, names: AuthenticatorNames) -> Self {
         Service {
             audit: Audit::new(store.clone()),
+            apps: Default::default(),
             store,
             names,
         }

@@ -343,7 +343,7 @@ impl Service {
             .get_app(&session.app_id)
             .await?
             .ok_or_else(invalid_session)?;
-        let app = AppContext::from_app(&app)?;
+        let app = self.apps.get(&app)?;
         if !app.settings.sessions {
             return Err(invalid_session());
         }

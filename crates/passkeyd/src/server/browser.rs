@@ -80,7 +80,7 @@ pub async fn public_app(
         state.service.store.get_app(&app_id).await
     };
     let app = match found {
-        Ok(Some(app)) => match AppContext::from_app(&app) {
+        Ok(Some(app)) => match state.service.apps.get(&app) {
             Ok(app) => app,
             Err(e) => return e.into_response(),
         },

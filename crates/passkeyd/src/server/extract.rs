@@ -131,6 +131,6 @@ impl FromRequestParts<AppState> for Tenant {
             store.touch_api_key(&stored.id, now).await?;
         }
         let caller = super::caller(state, parts, format!("key:{}", stored.prefix));
-        Ok(Tenant(AppContext::from_app(&app)?.acting_as(caller)))
+        Ok(Tenant(state.service.apps.get(&app)?.acting_as(caller)))
     }
 }
