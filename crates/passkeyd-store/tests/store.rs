@@ -1320,6 +1320,44 @@ async fn servers_per_database(db: Db) {
     third.claim_for_server().await.unwrap();
 }
 
+/// The serving SQLite handle never checkpoints on the async threads; its checkpointer copies
+/// relaxed writes into the database file within seconds. Seen from outside: the database file
+/// (not the WAL) grows to hold a few megabytes of audit entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_server_checkpoints_relaxed_writes() {
+    on_sqlite(server_checkpoints).await;
+}
+
+async fn server_checkpoints(db: Db) {
+    let Kind::Sqlite(path) = &db.kind else {
+        unreachable!()
+    };
+    let store = db.open().await;
+    store.claim_for_server().await.unwrap();
+    let detail = "x".repeat(1000);
+    for batch in 0..10 {
+        let entries: Vec<AuditEntry> = (0..300)
+            .map(|i| AuditEntry {
+                detail: detail.clone(),
+                ..entry(
+                    &format!("e{batch}-{i}"),
+                    i,
+                    None,
+                    "signin.succeeded",
+                    "success",
+                )
+            })
+            .collect();
+        store.insert_audit_entries(&entries).await.unwrap();
+    }
+    let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() < 3_000_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(size() >= 3_000_000, "database file is {} bytes", size());
+}
+
 async fn concurrent_take_ceremony(db: Db) {
     let store = db.open().await;
     store.create_app(&app("a", 1)).await.unwrap();
