@@ -11,8 +11,8 @@
 //! finishes exactly one gets it. SQLite serves one instance ([`Store::claim_for_server`]), so it
 //! keeps ceremonies in that process's memory instead of writing each twice (`pending.rs`).
 
-// Column lists of the session tables, in the order both backends read them (defined before the
-// modules so both see them).
+// Column lists, shared by every statement of both backends that reads a row of each kind, in the
+// order their `*_from` functions read them (defined before the modules so both see them).
 macro_rules! session_columns {
     () => {
         "id, app_id, user_id, token_hash, passkey_id, created_at, refreshed_at, verified_at, expires_at, revoked_at, user_agent, client_ip"
@@ -23,6 +23,76 @@ macro_rules! signing_key_columns {
         "id, app_id, alg, private_key, public_jwk, created_at, retired_at"
     };
 }
+macro_rules! app_columns {
+    () => {
+        "id, name, settings, created_at, updated_at"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "id, app_id, prefix, hash, name, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
+    };
+}
+macro_rules! passkey_columns {
+    () => {
+        "p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name, p.credential_id,
+         p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible, p.backup_state,
+         p.user_verified, p.discoverable, p.attachment, p.attestation_format,
+         p.attestation_type, p.sign_count, p.created_at, p.updated_at, p.last_used_at"
+    };
+}
+macro_rules! select_passkeys {
+    () => {
+        concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id"
+        )
+    };
+}
+macro_rules! joined_user_columns {
+    () => {
+        "u.id, u.app_id, u.external_id, u.handle, u.username, u.display_name, u.created_at,
+         u.updated_at"
+    };
+}
+macro_rules! invite_columns {
+    () => {
+        "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
+    };
+}
+macro_rules! admin_session_columns {
+    () => {
+        "token_hash, admin_id, csrf_token, created_at, last_seen_at, expires_at"
+    };
+}
+macro_rules! audit_columns {
+    () => {
+        "id, at, app_id, event, outcome, error_code, user_id, passkey_id, actor, ip, user_agent, detail"
+    };
+}
+macro_rules! endpoint_columns {
+    () => {
+        "id, app_id, url, secret, events, enabled, description, created_at, updated_at"
+    };
+}
+macro_rules! delivery_columns {
+    () => {
+        "id, seq, endpoint_id, app_id, event_id, event, payload, status, attempts, next_attempt_at, created_at, updated_at"
+    };
+}
+macro_rules! attempt_columns {
+    () => {
+        "id, delivery_id, at, status_code, error, duration_ms"
+    };
+}
+/// How many columns `passkey_columns!` has: where the user's columns start after them.
+const PASSKEY_COLUMNS: usize = 22;
 
 mod migrate;
 mod pending;

@@ -181,48 +181,7 @@ fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, index: usize)
     row.try_get(index).map_err(from_pg)
 }
 
-// Column lists, shared by every statement that reads a row of each kind, in the order the
-// `*_from` functions below read them.
-macro_rules! app_columns {
-    () => {
-        "id, name, settings, created_at, updated_at"
-    };
-}
-macro_rules! key_columns {
-    () => {
-        "id, app_id, prefix, hash, name, created_at, last_used_at, revoked_at"
-    };
-}
-macro_rules! user_columns {
-    () => {
-        "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
-    };
-}
-macro_rules! passkey_columns {
-    () => {
-        "p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name, p.credential_id,
-         p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible, p.backup_state,
-         p.user_verified, p.discoverable, p.attachment, p.attestation_format,
-         p.attestation_type, p.sign_count, p.created_at, p.updated_at, p.last_used_at"
-    };
-}
-/// How many columns `passkey_columns!` has: where the user's columns start after them.
-const PASSKEY_COLUMNS: usize = 22;
-macro_rules! joined_user_columns {
-    () => {
-        "u.id, u.app_id, u.external_id, u.handle, u.username, u.display_name, u.created_at,
-         u.updated_at"
-    };
-}
-macro_rules! select_passkeys {
-    () => {
-        concat!(
-            "SELECT ",
-            passkey_columns!(),
-            " FROM passkeys p JOIN users u ON u.id = p.user_id"
-        )
-    };
-}
+// Rows from columns in the order of the column lists in `lib.rs`.
 
 fn app_from(row: &Row) -> Result<App> {
     app_at(row, 0)
@@ -338,37 +297,6 @@ fn ceremony_from(row: &Row) -> Result<Ceremony> {
         data: column(row, 4)?,
         expires_at: column(row, 5)?,
     })
-}
-
-macro_rules! invite_columns {
-    () => {
-        "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
-    };
-}
-macro_rules! admin_session_columns {
-    () => {
-        "token_hash, admin_id, csrf_token, created_at, last_seen_at, expires_at"
-    };
-}
-macro_rules! audit_columns {
-    () => {
-        "id, at, app_id, event, outcome, error_code, user_id, passkey_id, actor, ip, user_agent, detail"
-    };
-}
-macro_rules! endpoint_columns {
-    () => {
-        "id, app_id, url, secret, events, enabled, description, created_at, updated_at"
-    };
-}
-macro_rules! delivery_columns {
-    () => {
-        "id, seq, endpoint_id, app_id, event_id, event, payload, status, attempts, next_attempt_at, created_at, updated_at"
-    };
-}
-macro_rules! attempt_columns {
-    () => {
-        "id, delivery_id, at, status_code, error, duration_ms"
-    };
 }
 
 fn invite_from(row: &Row) -> Result<AdminInvite> {
@@ -932,7 +860,7 @@ impl Store for PostgresStore {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let user = user_at(first, PASSKEY_COLUMNS)?;
+        let user = user_at(first, crate::PASSKEY_COLUMNS)?;
         let mut passkeys = Vec::with_capacity(rows.len());
         for row in &rows {
             // A user without passkeys is one row of NULL passkey columns.
@@ -985,7 +913,7 @@ impl Store for PostgresStore {
             &[&app_id, &credential_id],
         )
         .await?
-        .map(|row| Ok((passkey_from(&row)?, user_at(&row, PASSKEY_COLUMNS)?)))
+        .map(|row| Ok((passkey_from(&row)?, user_at(&row, crate::PASSKEY_COLUMNS)?)))
         .transpose()
     }
 

@@ -318,49 +318,7 @@ fn duplicated(message: &str) -> Option<&'static str> {
     })
 }
 
-// Column lists, shared by every statement that reads a row of each kind, in the order the
-// `*_from` functions below read them.
-macro_rules! app_columns {
-    () => {
-        "id, name, settings, created_at, updated_at"
-    };
-}
-macro_rules! key_columns {
-    () => {
-        "id, app_id, prefix, hash, name, created_at, last_used_at, revoked_at"
-    };
-}
-macro_rules! user_columns {
-    () => {
-        "id, app_id, external_id, handle, username, display_name, created_at, updated_at"
-    };
-}
-macro_rules! passkey_columns {
-    () => {
-        "p.id, p.app_id, p.user_id, u.external_id, p.name, p.generated_name,
-         p.credential_id, p.public_key, p.alg, p.aaguid, p.transports, p.backup_eligible,
-         p.backup_state, p.user_verified, p.discoverable, p.attachment,
-         p.attestation_format, p.attestation_type, p.sign_count, p.created_at,
-         p.updated_at, p.last_used_at"
-    };
-}
-/// How many columns `passkey_columns!` has: where the user's columns start after them.
-const PASSKEY_COLUMNS: usize = 22;
-macro_rules! select_passkeys {
-    () => {
-        concat!(
-            "SELECT ",
-            passkey_columns!(),
-            " FROM passkeys p JOIN users u ON u.id = p.user_id"
-        )
-    };
-}
-macro_rules! joined_user_columns {
-    () => {
-        "u.id, u.app_id, u.external_id, u.handle, u.username, u.display_name, u.created_at,
-         u.updated_at"
-    };
-}
+// Rows from columns in the order of the column lists in `lib.rs`.
 
 fn app_from(row: &Row<'_>) -> rusqlite::Result<App> {
     app_at(row, 0)
@@ -466,37 +424,6 @@ fn signing_key_from(row: &Row<'_>) -> rusqlite::Result<SigningKey> {
         created_at: row.get(5)?,
         retired_at: row.get(6)?,
     })
-}
-
-macro_rules! invite_columns {
-    () => {
-        "id, token_hash, admin_id, name, created_by, created_at, expires_at, used_at"
-    };
-}
-macro_rules! admin_session_columns {
-    () => {
-        "token_hash, admin_id, csrf_token, created_at, last_seen_at, expires_at"
-    };
-}
-macro_rules! audit_columns {
-    () => {
-        "id, at, app_id, event, outcome, error_code, user_id, passkey_id, actor, ip, user_agent, detail"
-    };
-}
-macro_rules! endpoint_columns {
-    () => {
-        "id, app_id, url, secret, events, enabled, description, created_at, updated_at"
-    };
-}
-macro_rules! delivery_columns {
-    () => {
-        "id, seq, endpoint_id, app_id, event_id, event, payload, status, attempts, next_attempt_at, created_at, updated_at"
-    };
-}
-macro_rules! attempt_columns {
-    () => {
-        "id, delivery_id, at, status_code, error, duration_ms"
-    };
 }
 
 fn invite_from(row: &Row<'_>) -> rusqlite::Result<AdminInvite> {
@@ -882,7 +809,7 @@ impl Store for SqliteStore {
             let mut found: Option<(User, Vec<Passkey>)> = None;
             while let Some(row) = rows.next()? {
                 let (_, passkeys) =
-                    found.get_or_insert(((user_at(row, PASSKEY_COLUMNS)?), Vec::new()));
+                    found.get_or_insert((user_at(row, crate::PASSKEY_COLUMNS)?, Vec::new()));
                 // A user without passkeys is one row of NULL passkey columns.
                 if row.get::<_, Option<String>>(0)?.is_some() {
                     passkeys.push(passkey_from(row)?);
@@ -1069,7 +996,7 @@ impl Store for SqliteStore {
                   WHERE p.app_id = ?1 AND p.credential_id = ?2"
             ))?
             .query_row(params![app_id, credential_id], |row| {
-                Ok((passkey_from(row)?, user_at(row, PASSKEY_COLUMNS)?))
+                Ok((passkey_from(row)?, user_at(row, crate::PASSKEY_COLUMNS)?))
             })
             .optional()
         })
