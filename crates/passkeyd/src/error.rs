@@ -176,6 +176,7 @@ impl ApiError {
             "Admin API: the last admin who can sign in cannot be removed.",
         ),
         ("webhook_not_found", Kind::NotFound, "Admin API: the app has no webhook with this id."),
+        ("too_many_webhooks", Kind::Conflict, "Admin API: the app has the most webhooks allowed (20)."),
         ("audit_entry_not_found", Kind::NotFound, "Admin API: no audit entry with this id."),
         ("store_unavailable", Kind::Unavailable, "The database failed or cannot be reached; the request may be retried."),
         ("internal_error", Kind::Internal, "A bug or unexpected failure; see the server log for the request id."),

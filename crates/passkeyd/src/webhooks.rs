@@ -8,7 +8,7 @@
 //! with a lease before it is sent, so two instances never send it at once.
 
 use crate::audit::{Caller, Event, WEBHOOK_EVENTS};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Kind};
 use crate::secrets;
 use crate::service::{check_text, now_ms, Service};
 use crate::views::timestamp;
@@ -246,9 +246,10 @@ impl Service {
         self.load_app(app_id).await?;
         let events = check_input(input)?;
         if self.store.list_webhook_endpoints(app_id).await?.len() >= MAX_ENDPOINTS {
-            return Err(ApiError::invalid(
-                "url",
-                format!("an app may have at most {MAX_ENDPOINTS} webhooks"),
+            return Err(ApiError::new(
+                Kind::Conflict,
+                "too_many_webhooks",
+                format!("an app may have at most {MAX_ENDPOINTS} webhooks; delete one first"),
             ));
         }
         let now = now_ms();
