@@ -29,7 +29,7 @@ pub const ADMIN_APP_ID: &str = "__admin";
 /// How long an invite link works.
 pub const INVITE_TTL_MS: i64 = 3600 * 1000;
 /// How long a session lasts at most, however active.
-const SESSION_LIFETIME_MS: i64 = 12 * 3600 * 1000;
+pub(crate) const SESSION_LIFETIME_MS: i64 = 12 * 3600 * 1000;
 /// How often a session's last use is written, at most.
 const TOUCH_INTERVAL_MS: i64 = 60 * 1000;
 /// Prefix of invite tokens, so a leaked one is recognisable.

@@ -271,8 +271,7 @@ impl Service {
         app: &AppContext,
         external_id: &str,
     ) -> ApiResult<PasskeyList> {
-        let user = self.user(app, external_id).await?;
-        let passkeys = self.store.list_passkeys(&app.id, &user.id).await?;
+        let (_, passkeys) = self.user_with_passkeys(app, external_id).await?;
         Ok(PasskeyList {
             data: passkeys
                 .iter()

@@ -13,7 +13,7 @@ use crate::ceremony::{AuthenticationStarted, FinishCeremony, RegistrationStarted
 use crate::dashboard::{AuditPage, AuditQuery, AuditView, Overview};
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::secrets;
-use crate::service::{Deleted, PasskeyList, RenamePasskey};
+use crate::service::{Deleted, RenamePasskey};
 use crate::settings::{AppContext, AppSettings};
 use crate::views::{AppView, KeyView, PasskeyView, UserView};
 use crate::webhooks::{DeliveryView, EndpointCreated, EndpointInput, EndpointView};
@@ -98,18 +98,6 @@ fn check_origin(parts: &Parts, admin: &AdminSettings) -> ApiResult<()> {
     Ok(())
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
 /// A signed-in admin, checked for CSRF on state-changing methods.
 pub struct Admin {
     settings: Arc<AdminSettings>,
@@ -131,7 +119,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let settings = settings(state)?;
-        let token = cookie_token(parts).unwrap_or_default();
+        let token = super::cookie(&parts.headers, COOKIE).unwrap_or_default();
         let identity = state.service.admin_session(&settings, &token).await?;
         if parts.method != Method::GET && parts.method != Method::HEAD {
             check_origin(parts, &settings)?;
@@ -222,21 +210,29 @@ fn session_view(admin: AdminIdentity, settings: &AdminSettings) -> SessionView {
 }
 
 /// Answers a new session: the cookie and what the dashboard needs.
-fn signed_in(session: NewSession, settings: &AdminSettings) -> ApiResult<Response> {
+/// The admin session cookie holding `value` for `max_age` seconds (0 clears it). It carries
+/// `Secure` whenever the dashboard is served over https: a browser ignores a cookie without it
+/// that would replace (or clear) a `Secure` one.
+fn session_cookie(value: &str, max_age: i64, settings: &AdminSettings) -> ApiResult<HeaderValue> {
     let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{COOKIE}={}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=43200{secure}",
-        session.token
+        "{COOKIE}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     );
+    HeaderValue::from_str(&cookie).map_err(ApiError::internal)
+}
+
+fn signed_in(session: NewSession, settings: &AdminSettings) -> ApiResult<Response> {
+    let cookie = session_cookie(
+        &session.token,
+        crate::admin::SESSION_LIFETIME_MS / 1000,
+        settings,
+    )?;
     let mut response = axum::Json(session_view(session.admin, settings)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
@@ -316,12 +312,9 @@ pub async fn admin_signout(State(state): State<AppState>, admin: Admin) -> ApiRe
         .end_admin_session(&admin.caller, &admin.token)
         .await?;
     let mut response = no_content();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "passkeyd_admin=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie("", 0, &admin.settings)?);
     Ok(response)
 }
 
@@ -519,11 +512,13 @@ pub async fn get_user(
     Path((app_id, external_id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<UserDetail>> {
     let app = admin.app(&state, &app_id).await?;
-    let user = state.service.user(&app, &external_id).await?;
-    let PasskeyList { data } = state.service.user_passkeys(&app, &external_id).await?;
+    let (user, passkeys) = state.service.user_with_passkeys(&app, &external_id).await?;
     Ok(axum::Json(UserDetail {
         user: UserView::from(&user),
-        passkeys: data,
+        passkeys: passkeys
+            .iter()
+            .map(|p| PasskeyView::new(p, &state.service.names))
+            .collect(),
     }))
 }
 
@@ -578,13 +573,8 @@ pub async fn rename_passkey(
     Path((app_id, id)): Path<(String, String)>,
     Json(req): Json<RenamePasskey>,
 ) -> ApiResult<axum::Json<PasskeyView>> {
+    let name = req.into_name()?;
     let app = admin.app(&state, &app_id).await?;
-    let name = req.name.ok_or_else(|| {
-        ApiError::invalid(
-            "name",
-            "is required (a string, or null to restore the generated name)",
-        )
-    })?;
     Ok(axum::Json(
         state
             .service
