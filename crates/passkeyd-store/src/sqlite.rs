@@ -110,27 +110,20 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Runs a write: one at a time within this process, at the durability it needs. Durable
-    /// writes wait for an fsync, so they run on a blocking thread; relaxed ones only append to
-    /// the WAL in the page cache, which is as quick as a read, so they run here like reads do
-    /// (an automatic checkpoint, every thousand pages or so, makes one of them slower).
+    /// Runs a write: one at a time within this process, at the durability it needs, which
+    /// decides the connection. Durable writes wait for an fsync, so they run on a blocking
+    /// thread with a pooled connection (all `synchronous=FULL`); relaxed ones only append to the
+    /// WAL in the page cache, which is as quick as a read, so they run here on the inline
+    /// connection (`synchronous=NORMAL`, and it never checkpoints).
     async fn write<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let _turn = self.writer.lock().await;
-        let with_level = move |conn: &mut Connection| {
-            let level = match durability {
-                Durability::Durable => "FULL",
-                Durability::Relaxed => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", level)?;
-            f(conn)
-        };
         match durability {
-            Durability::Durable => self.run_blocking(with_level).await,
-            Durability::Relaxed => self.run(with_level).await,
+            Durability::Durable => self.run_blocking(f).await,
+            Durability::Relaxed => self.run(f).await,
         }
     }
 
@@ -183,6 +176,9 @@ impl SqliteStore {
                 // This connection never checkpoints; the server's checkpointer does, on a
                 // blocking thread (see `claim_for_server`), and so do durable writes.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)
+                    .map_err(from_sqlite)?;
+                // Its writes are the relaxed ones (see `write`).
+                conn.pragma_update(None, "synchronous", "NORMAL")
                     .map_err(from_sqlite)?;
                 inline.insert(conn)
             }
