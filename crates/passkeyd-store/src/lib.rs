@@ -126,6 +126,10 @@ pub enum StoreError {
     /// A row the operation depends on does not exist (for example the user of a new passkey).
     #[error("{0} does not exist")]
     Missing(&'static str),
+    /// The instance holds the most ceremonies it may (SQLite keeps them in memory); new ones
+    /// are refused until expired ones are purged. The payload says how many that is.
+    #[error("{0} ceremonies are pending, the most this instance holds")]
+    TooManyCeremonies(usize),
     /// The database failed or could not be reached. The text is for logs, never for clients.
     #[error("database error: {0}")]
     Backend(String),

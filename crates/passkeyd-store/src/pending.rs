@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 /// The most ceremonies held at once. Each is under 2 kB, so this bounds the memory at about
 /// 200 MB under a flood that the rate limits let through; a normal load holds only those in
-/// flight. When full, new ceremonies are refused (`Backend`, which callers answer with 503)
-/// until the purger removes expired ones.
+/// flight. When full, new ceremonies are refused (`TooManyCeremonies`, which callers answer
+/// with 503 `too_many_ceremonies`) until the purger removes expired ones.
 pub const CAPACITY: usize = 100_000;
 
 /// The map of pending ceremonies, by id (ids are random; the app is checked on every access).
@@ -38,9 +38,7 @@ impl Pending {
             return Err(StoreError::Conflict("ceremony_id"));
         }
         if map.len() >= CAPACITY {
-            return Err(StoreError::Backend(format!(
-                "{CAPACITY} ceremonies are pending, the most this instance holds; new ones are refused until expired ones are purged"
-            )));
+            return Err(StoreError::TooManyCeremonies(CAPACITY));
         }
         map.insert(ceremony.id.clone(), ceremony.clone());
         Ok(())
@@ -99,7 +97,7 @@ mod tests {
         }
         assert!(matches!(
             pending.put(&ceremony("a", "one-more", 0)),
-            Err(StoreError::Backend(_))
+            Err(StoreError::TooManyCeremonies(CAPACITY))
         ));
         assert_eq!(pending.purge(10), 10);
         pending.put(&ceremony("a", "one-more", 0)).unwrap();

@@ -178,6 +178,7 @@ impl ApiError {
         ("webhook_not_found", Kind::NotFound, "Admin API: the app has no webhook with this id."),
         ("too_many_webhooks", Kind::Conflict, "Admin API: the app has the most webhooks allowed (20)."),
         ("audit_entry_not_found", Kind::NotFound, "Admin API: no audit entry with this id."),
+        ("too_many_ceremonies", Kind::Unavailable, "SQLite: the server holds the most pending ceremonies it may (100,000); retry in a minute."),
         ("store_unavailable", Kind::Unavailable, "The database failed or cannot be reached; the request may be retried."),
         ("internal_error", Kind::Internal, "A bug or unexpected failure; see the server log for the request id."),
     ];
@@ -206,6 +207,14 @@ impl From<StoreError> for ApiError {
     /// they are internal: the text goes to the log, never to the client.
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::TooManyCeremonies(limit) => ApiError {
+                kind: Kind::Unavailable,
+                code: "too_many_ceremonies",
+                message: format!(
+                    "{limit} ceremonies are waiting to be finished, the most this server holds; try again in a minute"
+                ),
+                detail: None,
+            },
             StoreError::Backend(detail) => ApiError {
                 kind: Kind::Unavailable,
                 code: "store_unavailable",
