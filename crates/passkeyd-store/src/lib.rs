@@ -98,6 +98,7 @@ mod migrate;
 mod pending;
 pub mod postgres;
 pub mod sqlite;
+mod wal_sync;
 
 use async_trait::async_trait;
 use std::sync::Arc;

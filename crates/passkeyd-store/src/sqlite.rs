@@ -1,15 +1,18 @@
 //! The embedded SQLite backend: [`SqliteStore`], connections to one database file. Reads and
-//! relaxed writes run on the calling async thread, on one connection kept for them (they take
-//! microseconds); durable writes, which wait for an fsync, run on a blocking thread with a
-//! connection from a small pool.
+//! writes run on the calling async thread, on one connection kept for them (they take
+//! microseconds); a durable write then waits for an fsync of the WAL that covers its commit,
+//! shared by the durable writes around it (group commit, `wal_sync.rs`). Bulk writes (imports,
+//! purges) run on a blocking thread with a connection from a small pool.
 //!
-//! Every connection is durable and strict: WAL journal, `synchronous=FULL` (a committed
-//! transaction survives a power cut), foreign keys enforced (the cascades depend on it), and a
-//! busy timeout so concurrent writers wait for each other instead of failing. Writes that read
-//! before they write (`insert_passkey`, `upsert_user`, `rename_passkey`, `import`) run in
-//! `BEGIN IMMEDIATE` transactions, which take the database's single write lock up front.
+//! Every connection is durable and strict: WAL journal, durable writes synced before they are
+//! answered (a committed registration survives a power cut), foreign keys enforced (the
+//! cascades depend on it), and a busy timeout so writers of other processes (the CLI) wait for
+//! each other instead of failing. Writes that read before they write (`insert_passkey`,
+//! `upsert_user`, `rename_passkey`, `import`) run in `BEGIN IMMEDIATE` transactions, which take
+//! the database's single write lock up front.
 
 use crate::pending::Pending;
+use crate::wal_sync::WalSync;
 use crate::{
     migrate, AdminInvite, AdminSession, ApiKey, App, AuditCount, AuditEntry, AuditFilter, Ceremony,
     GuardedDelete, Millis, Passkey, PasskeyCount, PasskeyUse, Result, Session, SigningKey, Store,
@@ -37,6 +40,8 @@ pub struct SqliteStore {
     pending: Arc<Pending>,
     /// The connection reads and relaxed writes use on the async threads (see `run`).
     inline: Arc<Mutex<Option<Connection>>>,
+    /// Group commit of durable writes (see `wal_sync.rs`), when the database is in WAL mode.
+    wal_sync: Option<Arc<WalSync>>,
     /// The lock file held while this handle serves (see [`Store::claim_for_server`]).
     server_lock: Arc<Mutex<Option<std::fs::File>>>,
     /// Serialises this process's writes. SQLite has one write lock per file; writers that meet
@@ -49,9 +54,10 @@ pub struct SqliteStore {
 /// How much a write must survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Durability {
-    /// `synchronous=FULL`: the WAL is fsynced at commit, so the write survives a power cut.
-    /// For everything a caller is told is done and must not be undone: registrations, users,
-    /// deletions, keys, revocations.
+    /// Synced to disk before it is answered (the WAL is fsynced after the commit, as
+    /// `synchronous=FULL` would, but once for all the durable writes waiting), so the write
+    /// survives a power cut. For everything a caller is told is done and must not be undone:
+    /// registrations, users, deletions, keys, revocations.
     Durable,
     /// `synchronous=NORMAL`: no fsync at commit (the next durable commit or checkpoint fsyncs
     /// it). It survives a crash of passkeyd, not a power cut, and is never corrupted. For
@@ -59,6 +65,10 @@ enum Durability {
     /// counters and last-use times (a lost counter update only lowers the stored
     /// count, which a later sign-in exceeds).
     Relaxed,
+    /// Durable, for a write that may touch many rows (an import, a purge, an app's deletion
+    /// with its cascade): on a blocking thread with a pooled `synchronous=FULL` connection, so
+    /// it never holds an async thread for long.
+    Bulk,
 }
 
 impl SqliteStore {
@@ -75,15 +85,16 @@ impl SqliteStore {
             free: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(POOL_SIZE)),
         });
-        let store = Self {
+        let mut store = Self {
             pool,
             pending: Arc::new(Pending::default()),
             inline: Arc::new(Mutex::new(None)),
+            wal_sync: None,
             server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
         };
         let shown = path.display().to_string();
-        store
+        let wal = store
             .run(move |conn| {
                 // The journal mode belongs to the file, not the connection: set it once here.
                 let mode: String =
@@ -95,9 +106,12 @@ impl SqliteStore {
                         "SQLite refused WAL mode; writers will block readers"
                     );
                 }
-                Ok(())
+                Ok(mode.eq_ignore_ascii_case("wal"))
             })
             .await?;
+        if wal {
+            store.wal_sync = Some(Arc::new(WalSync::new(path)));
+        }
         let pool = store.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.take()?;
@@ -110,20 +124,29 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Runs a write: one at a time within this process, at the durability it needs, which
-    /// decides the connection. Durable writes wait for an fsync, so they run on a blocking
-    /// thread with a pooled connection (all `synchronous=FULL`); relaxed ones only append to the
-    /// WAL in the page cache, which is as quick as a read, so they run here on the inline
-    /// connection (`synchronous=NORMAL`, and it never checkpoints).
+    /// Runs a write: one at a time within this process, at the durability it needs. Relaxed
+    /// and durable writes commit here on the inline connection (`synchronous=NORMAL`, and it
+    /// never checkpoints): a commit only appends to the WAL in the page cache, as quick as a
+    /// read. A durable write then waits, without holding the write turn, until an fsync of the
+    /// WAL covers its commit, shared with the durable writes around it (group commit, see
+    /// `wal_sync.rs`). Bulk writes, and durable ones on a database SQLite refused to put in WAL
+    /// mode, run on a blocking thread with a pooled connection (`synchronous=FULL`).
     async fn write<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = self.writer.lock().await;
-        match durability {
-            Durability::Durable => self.run_blocking(f).await,
-            Durability::Relaxed => self.run(f).await,
+        let turn = self.writer.lock().await;
+        match (durability, &self.wal_sync) {
+            (Durability::Relaxed, _) => self.run(f).await,
+            (Durability::Durable, Some(sync)) => {
+                let value = self.run(f).await?;
+                let number = sync.committed();
+                drop(turn);
+                sync.wait(number).await?;
+                Ok(value)
+            }
+            (Durability::Durable | Durability::Bulk, _) => self.run_blocking(f).await,
         }
     }
 
@@ -174,10 +197,11 @@ impl SqliteStore {
                 // A checkpoint copies the WAL into the database file and syncs it: milliseconds
                 // that, run here, would stall an async thread and every request queued on it.
                 // This connection never checkpoints; the server's checkpointer does, on a
-                // blocking thread (see `claim_for_server`), and so do durable writes.
+                // blocking thread (see `claim_for_server`), and so do bulk writes; a process
+                // that does not serve (the CLI) checkpoints when it closes the database.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)
                     .map_err(from_sqlite)?;
-                // Its writes are the relaxed ones (see `write`).
+                // No fsync at commit: durable writes sync the WAL afterwards (see `write`).
                 conn.pragma_update(None, "synchronous", "NORMAL")
                     .map_err(from_sqlite)?;
                 inline.insert(conn)
@@ -608,7 +632,7 @@ impl Store for SqliteStore {
     async fn delete_app(&self, id: &str) -> Result<bool> {
         self.pending.forget_app(id);
         let id = id.to_owned();
-        self.write(Durability::Durable, move |c| {
+        self.write(Durability::Bulk, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM apps WHERE id = ?1")?
                 .execute([id])?;
@@ -1109,7 +1133,7 @@ impl Store for SqliteStore {
         }
         // The closure's own result carries the outcomes that are not database failures.
         let outcome = self
-            .write(Durability::Durable, move |c| {
+            .write(Durability::Bulk, move |c| {
                 // IMMEDIATE takes the write lock up front, so the owner checks below still hold
                 // when the passkeys are written.
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1757,7 +1781,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_audit(&self, before: Millis) -> Result<u64> {
-        self.write(Durability::Durable, move |c| {
+        self.write(Durability::Bulk, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM audit_log WHERE at < ?1")?
                 .execute([before])?;
@@ -2024,7 +2048,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_webhook_deliveries(&self, before: Millis) -> Result<u64> {
-        self.write(Durability::Durable, move |c| {
+        self.write(Durability::Bulk, move |c| {
             let changed = c
                 .prepare_cached(
                     "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?1",
