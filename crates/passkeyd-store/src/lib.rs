@@ -94,6 +94,7 @@ macro_rules! attempt_columns {
 /// How many columns `passkey_columns!` has: where the user's columns start after them.
 const PASSKEY_COLUMNS: usize = 22;
 
+mod key_cache;
 mod migrate;
 mod pending;
 pub mod postgres;

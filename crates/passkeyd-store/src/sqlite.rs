@@ -11,6 +11,7 @@
 //! `upsert_user`, `rename_passkey`, `import`) run in `BEGIN IMMEDIATE` transactions, which take
 //! the database's single write lock up front.
 
+use crate::key_cache::KeyCache;
 use crate::pending::Pending;
 use crate::wal_sync::WalSync;
 use crate::{
@@ -40,6 +41,8 @@ pub struct SqliteStore {
     pending: Arc<Pending>,
     /// The connection reads and relaxed writes use on the async threads (see `run`).
     inline: Arc<Mutex<Option<Connection>>>,
+    /// API keys with their apps, for the lookup of every API request (see `key_cache.rs`).
+    keys: Arc<Mutex<KeyCache>>,
     /// Group commit of durable writes (see `wal_sync.rs`), when the database is in WAL mode.
     wal_sync: Option<Arc<WalSync>>,
     /// The lock file held while this handle serves (see [`Store::claim_for_server`]).
@@ -89,6 +92,7 @@ impl SqliteStore {
             pool,
             pending: Arc::new(Pending::default()),
             inline: Arc::new(Mutex::new(None)),
+            keys: Arc::new(Mutex::new(KeyCache::default())),
             wal_sync: None,
             server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
@@ -148,6 +152,23 @@ impl SqliteStore {
             }
             (Durability::Durable | Durability::Bulk, _) => self.run_blocking(f).await,
         }
+    }
+
+    /// A write that changes apps or API keys: it empties the key cache (`key_cache.rs`) on the
+    /// connection that committed it, before anything else can use that connection, so no
+    /// lookup after the commit is answered from the cache.
+    async fn write_keys<T, F>(&self, durability: Durability, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let keys = self.keys.clone();
+        self.write(durability, move |c| {
+            let result = f(c);
+            lock(&keys).clear();
+            result
+        })
+        .await
     }
 
     /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors: for writes,
@@ -276,6 +297,11 @@ impl Connections {
             free.push(conn);
         }
     }
+}
+
+/// A mutex's guard, whether or not a panic poisoned it (every holder leaves it consistent).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Per-connection settings, applied when the pool opens a connection.
@@ -555,7 +581,7 @@ impl Store for SqliteStore {
 
     async fn create_app(&self, app: &App) -> Result<()> {
         let app = app.clone();
-        self.write(Durability::Durable, move |c| {
+        self.write_keys(Durability::Durable, move |c| {
             c.prepare_cached(
                 "INSERT INTO apps (id, name, settings, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -574,7 +600,7 @@ impl Store for SqliteStore {
 
     async fn put_app(&self, app: &App) -> Result<()> {
         let app = app.clone();
-        self.write(Durability::Durable, move |c| {
+        self.write_keys(Durability::Durable, move |c| {
             c.prepare_cached(
                 "INSERT INTO apps (id, name, settings, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -618,7 +644,7 @@ impl Store for SqliteStore {
 
     async fn update_app(&self, app: &App) -> Result<bool> {
         let app = app.clone();
-        self.write(Durability::Durable, move |c| {
+        self.write_keys(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE apps SET name = ?2, settings = ?3, updated_at = ?4 WHERE id = ?1",
@@ -632,7 +658,7 @@ impl Store for SqliteStore {
     async fn delete_app(&self, id: &str) -> Result<bool> {
         self.pending.forget_app(id);
         let id = id.to_owned();
-        self.write(Durability::Bulk, move |c| {
+        self.write_keys(Durability::Bulk, move |c| {
             let changed = c
                 .prepare_cached("DELETE FROM apps WHERE id = ?1")?
                 .execute([id])?;
@@ -643,7 +669,7 @@ impl Store for SqliteStore {
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
         let key = key.clone();
-        self.write(Durability::Durable, move |c| {
+        self.write_keys(Durability::Durable, move |c| {
             c.prepare_cached(concat!(
                 "INSERT INTO api_keys (",
                 key_columns!(),
@@ -680,7 +706,7 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, app_id: &str, key_id: &str, now: Millis) -> Result<bool> {
         let (app_id, key_id) = (app_id.to_owned(), key_id.to_owned());
-        self.write(Durability::Durable, move |c| {
+        self.write_keys(Durability::Durable, move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE api_keys SET revoked_at = ?3
@@ -707,22 +733,36 @@ impl Store for SqliteStore {
     }
 
     async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
-        let hash = hash.to_vec();
+        let keys = &self.keys;
         self.run(move |c| {
-            c.prepare_cached(
-                "SELECT k.id, k.app_id, k.prefix, k.hash, k.name, k.created_at, k.last_used_at,
-                        k.revoked_at, a.id, a.name, a.settings, a.created_at, a.updated_at
-                 FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = ?1",
-            )?
-            .query_row([hash], |row| Ok((key_from(row)?, app_at(row, 8)?)))
-            .optional()
+            // Read before the row, so a change committed in between moves it again and the
+            // next lookup does not trust what this one keeps.
+            let version: i64 = c
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |row| row.get(0))?;
+            if let Some(hit) = lock(keys).get(version, hash) {
+                return Ok(Some(hit));
+            }
+            let found = c
+                .prepare_cached(
+                    "SELECT k.id, k.app_id, k.prefix, k.hash, k.name, k.created_at,
+                            k.last_used_at, k.revoked_at, a.id, a.name, a.settings,
+                            a.created_at, a.updated_at
+                     FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = ?1",
+                )?
+                .query_row([hash], |row| Ok((key_from(row)?, app_at(row, 8)?)))
+                .optional()?;
+            if let Some(found) = &found {
+                lock(keys).put(version, hash.to_vec(), found);
+            }
+            Ok(found)
         })
         .await
     }
 
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()> {
         let key_id = key_id.to_owned();
-        self.write(Durability::Relaxed, move |c| {
+        self.write_keys(Durability::Relaxed, move |c| {
             // Racing requests may finish out of order; the recorded time never moves back.
             c.prepare_cached(
                 "UPDATE api_keys SET last_used_at = ?2

@@ -235,6 +235,7 @@ on_both_backends!(
     opens_and_pings,
     apps,
     api_keys,
+    key_lookups_see_every_change_at_once,
     users_upsert_and_lookup,
     users_pagination,
     delete_user_cascades,
@@ -527,6 +528,77 @@ async fn api_keys(db: Db) {
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[2].revoked_at, Some(5_000));
     assert_eq!(listed[0].revoked_at, None);
+}
+
+/// The lookup every API request makes (a key with its app) answers from a cache on SQLite; it
+/// must still see every change as soon as it is committed, by this handle or by anyone else
+/// (the CLI in another process, here a raw connection).
+async fn key_lookups_see_every_change_at_once(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    let (k1, k2) = (key("a", "k1", 1), key("a", "k2", 2));
+    store.create_api_key(&k1).await.unwrap();
+    let lookup = |hash: Vec<u8>| {
+        let store = store.clone();
+        async move { store.find_api_key_with_app(&hash).await.unwrap() }
+    };
+    assert_eq!(lookup(k2.hash.clone()).await, None);
+    store.create_api_key(&k2).await.unwrap();
+    for _ in 0..2 {
+        let (found, found_app) = lookup(k1.hash.clone()).await.unwrap();
+        assert_eq!((found, found_app), (k1.clone(), app("a", 1)));
+        assert!(lookup(k2.hash.clone()).await.is_some());
+    }
+
+    // Through this handle.
+    store.touch_api_key("k1", 50).await.unwrap();
+    assert_eq!(
+        lookup(k1.hash.clone()).await.unwrap().0.last_used_at,
+        Some(50)
+    );
+    assert!(store.revoke_api_key("a", "k1", 60).await.unwrap());
+    assert_eq!(
+        lookup(k1.hash.clone()).await.unwrap().0.revoked_at,
+        Some(60)
+    );
+    let renamed = App {
+        name: "Renamed".into(),
+        updated_at: 70,
+        ..app("a", 1)
+    };
+    assert!(store.update_app(&renamed).await.unwrap());
+    assert_eq!(lookup(k2.hash.clone()).await.unwrap().1, renamed);
+
+    // By another connection, with the cache warm.
+    assert!(lookup(k2.hash.clone())
+        .await
+        .unwrap()
+        .0
+        .revoked_at
+        .is_none());
+    db.exec("UPDATE api_keys SET revoked_at = 80 WHERE id = 'k2'")
+        .await;
+    assert_eq!(
+        lookup(k2.hash.clone()).await.unwrap().0.revoked_at,
+        Some(80)
+    );
+    db.exec("UPDATE apps SET settings = '{\"rp_id\":\"other.example\"}' WHERE id = 'a'")
+        .await;
+    assert_eq!(
+        lookup(k2.hash.clone()).await.unwrap().1.settings,
+        r#"{"rp_id":"other.example"}"#
+    );
+    let other = db.open().await;
+    other.touch_api_key("k2", 90).await.unwrap();
+    assert_eq!(
+        lookup(k2.hash.clone()).await.unwrap().0.last_used_at,
+        Some(90)
+    );
+
+    // Gone with its app.
+    assert!(store.delete_app("a").await.unwrap());
+    assert_eq!(lookup(k1.hash.clone()).await, None);
+    assert_eq!(lookup(k2.hash.clone()).await, None);
 }
 
 async fn users_upsert_and_lookup(db: Db) {
