@@ -84,13 +84,14 @@ fn bearer_token(request: &Request) -> Option<String> {
 }
 
 /// Whether any app that has sessions lists `origin`, for preflights, which carry no credentials
-/// and so cannot name the session's app.
+/// and so cannot name the session's app. Anyone can ask, so the apps' settings are not parsed
+/// again per request: their parsed contexts are reused while the rows are unchanged.
 async fn any_app_allows(state: &AppState, origin: &str) -> bool {
     let Ok(apps) = state.service.store.list_apps().await else {
         return false;
     };
     apps.iter()
-        .filter_map(|a| AppContext::from_app(a).ok())
+        .filter_map(|a| state.service.apps.get(a).ok())
         .any(|a| a.settings.sessions && a.rp.origins().iter().any(|o| o.as_str() == origin))
 }
 
