@@ -30,6 +30,9 @@ use tokio::sync::Semaphore;
 const POOL_SIZE: usize = 8;
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write on the inline connection waits for another process's write lock before it
+/// moves to a blocking thread (see `SqliteStore::write`).
+const INLINE_WRITE_WAIT: Duration = Duration::from_millis(10);
 /// Prepared statements cached per connection; more than the store has, so none is re-prepared.
 const STATEMENT_CACHE: usize = 64;
 
@@ -137,21 +140,45 @@ impl SqliteStore {
     /// mode, run on a blocking thread with a pooled connection (`synchronous=FULL`).
     async fn write<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
         let turn = self.writer.lock().await;
-        match (durability, &self.wal_sync) {
-            (Durability::Relaxed, _) => self.run(f).await,
-            (Durability::Durable, Some(sync)) => {
-                let value = self.run(f).await?;
-                let number = sync.committed();
-                drop(turn);
-                sync.wait(number).await?;
-                Ok(value)
-            }
-            (Durability::Durable | Durability::Bulk, _) => self.run_blocking(f).await,
+        let sync = match (durability, &self.wal_sync) {
+            (Durability::Relaxed, _) => None,
+            (Durability::Durable, Some(sync)) => Some(sync),
+            (Durability::Durable | Durability::Bulk, _) => return self.run_blocking(f).await,
+        };
+        let value = match self.inline_write(f.clone())? {
+            Ok(value) => value,
+            // Another process (the CLI) holds SQLite's write lock. Waiting for it here would
+            // hold the inline connection, and with it every read of this server; the write
+            // waits on a blocking thread instead, with a pooled connection, whose commit syncs
+            // (`FULL`), so it needs no group sync afterwards.
+            Err(e) if is_busy(&e) => return self.run_blocking(f).await,
+            Err(e) => return Err(from_sqlite(e)),
+        };
+        if let Some(sync) = sync {
+            let number = sync.committed();
+            drop(turn);
+            sync.wait(number).await?;
         }
+        Ok(value)
+    }
+
+    /// Runs a write on the inline connection, waiting at most [`INLINE_WRITE_WAIT`] for another
+    /// process's write lock; SQLite's own error is returned as is, for `write` to inspect.
+    fn inline_write<T, F>(&self, f: F) -> Result<rusqlite::Result<T>>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    {
+        self.inline(|conn| {
+            conn.busy_timeout(INLINE_WRITE_WAIT)?;
+            let result = f(conn);
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(result)
+        })?
+        .map_err(from_sqlite)
     }
 
     /// A write that changes apps or API keys: it empties the key cache (`key_cache.rs`) on the
@@ -159,7 +186,7 @@ impl SqliteStore {
     /// lookup after the commit is answered from the cache.
     async fn write_keys<T, F>(&self, durability: Durability, f: F) -> Result<T>
     where
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Clone + Send + 'static,
         T: Send + 'static,
     {
         let keys = self.keys.clone();
@@ -210,7 +237,12 @@ impl SqliteStore {
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<T>,
     {
-        let mut inline = self.inline.lock().unwrap_or_else(|p| p.into_inner());
+        self.inline(f)?.map_err(from_sqlite)
+    }
+
+    /// Calls `f` with the inline connection, opening it the first time.
+    fn inline<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> Result<R> {
+        let mut inline = lock(&self.inline);
         let conn = match inline.as_mut() {
             Some(conn) => conn,
             None => {
@@ -228,7 +260,7 @@ impl SqliteStore {
                 inline.insert(conn)
             }
         };
-        f(conn).map_err(from_sqlite)
+        Ok(f(conn))
     }
 }
 
@@ -332,6 +364,12 @@ pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
         }
     }
     StoreError::Backend(error.to_string())
+}
+
+/// Whether SQLite gave up waiting for a lock another connection holds.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == rusqlite::ErrorCode::DatabaseBusy)
 }
 
 fn is_foreign_key(error: &rusqlite::Error) -> bool {
@@ -1722,7 +1760,8 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let entries = entries.to_vec();
+        // Shared, not copied, if the write has to be tried again (see `write`).
+        let entries = Arc::new(entries.to_vec());
         self.write(Durability::Relaxed, move |c| {
             let tx = c.transaction()?;
             {
@@ -1731,7 +1770,7 @@ impl Store for SqliteStore {
                     audit_columns!(),
                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ))?;
-                for e in &entries {
+                for e in entries.iter() {
                     insert.execute(params![
                         e.id,
                         e.at,

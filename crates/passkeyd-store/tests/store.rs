@@ -1430,6 +1430,57 @@ async fn server_checkpoints(db: Db) {
     assert!(size() >= 3_000_000, "database file is {} bytes", size());
 }
 
+/// Another process holding SQLite's write lock (the CLI in a long transaction) holds up the
+/// server's writes, never its reads, and the writes go through once the lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_go_on_while_another_process_writes() {
+    on_sqlite(another_process_writes).await;
+}
+
+async fn another_process_writes(db: Db) {
+    let Kind::Sqlite(path) = &db.kind else {
+        unreachable!()
+    };
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    store.create_api_key(&key("a", "k1", 1)).await.unwrap();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let other = rusqlite::Connection::open(path).unwrap();
+    let holder = std::thread::spawn(move || {
+        other
+            .execute_batch("BEGIN IMMEDIATE; UPDATE apps SET name = 'held' WHERE id = 'a';")
+            .unwrap();
+        locked.send(()).unwrap();
+        // Until the test says so (or 30 s, so that a failing test still ends).
+        let told = released.recv_timeout(Duration::from_secs(30)).is_ok();
+        other.execute_batch("COMMIT").unwrap();
+        told
+    });
+    is_locked.recv().unwrap();
+    let writes = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.create_api_key(&key("a", "k2", 2)).await?; // durable
+            store.touch_api_key("k1", 5).await // relaxed
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let read = store.get_app("a").await.unwrap().unwrap();
+    assert_eq!(read.name, "App a", "the other process has not committed");
+    assert!(
+        !writes.is_finished(),
+        "the read was answered while the writes still waited for the lock"
+    );
+    release.send(()).unwrap();
+    assert!(holder.join().unwrap(), "the lock was held until released");
+    writes.await.unwrap().unwrap();
+    assert_eq!(store.list_api_keys("a").await.unwrap().len(), 2);
+    let k1 = store.find_api_key(&key("a", "k1", 1).hash).await.unwrap();
+    assert_eq!(k1.unwrap().last_used_at, Some(5));
+    assert_eq!(store.get_app("a").await.unwrap().unwrap().name, "held");
+}
+
 async fn concurrent_take_ceremony(db: Db) {
     let store = db.open().await;
     store.create_app(&app("a", 1)).await.unwrap();
