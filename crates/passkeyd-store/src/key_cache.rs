@@ -1,46 +1,57 @@
 //! API keys with their apps, as SQLite last returned them, for the lookup every API request
 //! makes (two per ceremony; 9% of a sign-in's CPU in the benchmark's profile).
 //!
-//! Revocation stays immediate. An entry is used only while nothing can have changed it:
-//! - writes by other connections (the CLI in another process, this process's pooled
-//!   connections) change the inline connection's `PRAGMA data_version`, which every lookup reads
-//!   first (a microsecond) and which empties the cache when it moved;
-//! - writes of apps and keys through the inline connection, which do not move it, empty the
-//!   cache themselves once committed (`SqliteStore::forget_keys`).
+//! What may have changed an entry is checked, not guessed:
+//! - writes of apps and keys by this process empty the cache once committed, on the connection
+//!   that committed them (`SqliteStore::write_keys`), so they apply to the next request;
+//! - writes by other processes (the CLI) move the inline connection's `PRAGMA data_version`,
+//!   which empties the cache when it moved. Reading it costs a read transaction (two `fcntl`
+//!   lock calls), about what the lookup itself cost, so under load it is read at most every
+//!   [`RECHECK_AFTER`]: a key the CLI revokes beside a busy server is refused within that time,
+//!   and at once when the server is idle (the first lookup after a pause reads it).
 //!
-//! Entries are stored under the version read before their row, so a change committed between
-//! the two is caught by the next lookup. Unknown keys are not kept, so guessing costs no memory.
+//! Unknown keys are not kept, so guessing costs no memory.
 
 use crate::{ApiKey, App};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// Keys kept at most; the cache starts again empty beyond that.
 const CAPACITY: usize = 10_000;
 
+/// How long the `data_version` read last is trusted.
+pub(crate) const RECHECK_AFTER: Duration = Duration::from_millis(100);
+
 /// The cache (behind the store's mutex).
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    /// The `data_version` the entries were read under.
-    version: i64,
+    /// The `data_version` last read, and when.
+    checked: Option<(i64, Instant)>,
     by_hash: HashMap<Vec<u8>, (ApiKey, App)>,
 }
 
 impl KeyCache {
-    /// The entry for `hash`, if it was read under `version` (the connection's current one).
-    /// A different version empties the cache and starts it again under the new one.
-    pub(crate) fn get(&mut self, version: i64, hash: &[u8]) -> Option<(ApiKey, App)> {
-        if version != self.version {
+    /// Whether `data_version` must be read again before an entry is used.
+    pub(crate) fn recheck_due(&self, now: Instant) -> bool {
+        self.checked
+            .is_none_or(|(_, at)| now.saturating_duration_since(at) >= RECHECK_AFTER)
+    }
+
+    /// Notes the `data_version` read at `now`; empties the cache if it moved.
+    pub(crate) fn checked(&mut self, version: i64, now: Instant) {
+        if self.checked.is_some_and(|(seen, _)| seen != version) {
             self.by_hash.clear();
-            self.version = version;
         }
+        self.checked = Some((version, now));
+    }
+
+    /// The entry for `hash`, if any (the caller checked the version when due).
+    pub(crate) fn get(&self, hash: &[u8]) -> Option<(ApiKey, App)> {
         self.by_hash.get(hash).cloned()
     }
 
-    /// Keeps what a lookup read after `get` under `version`.
-    pub(crate) fn put(&mut self, version: i64, hash: Vec<u8>, found: &(ApiKey, App)) {
-        if version != self.version {
-            return;
-        }
+    /// Keeps what a lookup read.
+    pub(crate) fn put(&mut self, hash: Vec<u8>, found: &(ApiKey, App)) {
         if self.by_hash.len() >= CAPACITY {
             self.by_hash.clear();
         }
@@ -79,35 +90,31 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_lives_only_while_the_version_it_was_read_under_holds() {
+    fn the_version_is_read_again_when_due_and_a_move_empties_the_cache() {
+        let start = Instant::now();
         let mut cache = KeyCache::default();
-        assert!(cache.get(7, b"h").is_none());
-        cache.put(7, b"h".to_vec(), &found("k1"));
-        assert_eq!(cache.get(7, b"h").unwrap().0.id, "k1");
-        // Another connection committed: the version moved, and the entry is gone for good.
-        assert!(cache.get(8, b"h").is_none());
-        assert!(cache.get(7, b"h").is_none());
-    }
-
-    #[test]
-    fn a_row_read_under_an_older_version_is_not_kept() {
-        let mut cache = KeyCache::default();
-        assert!(cache.get(1, b"h").is_none());
-        // Another lookup saw version 2 meanwhile; what was read under 1 may be stale.
-        assert!(cache.get(2, b"x").is_none());
-        cache.put(1, b"h".to_vec(), &found("k1"));
-        assert!(cache.get(2, b"h").is_none());
+        assert!(cache.recheck_due(start), "never checked");
+        cache.checked(7, start);
+        assert!(!cache.recheck_due(start + RECHECK_AFTER / 2));
+        assert!(cache.recheck_due(start + RECHECK_AFTER));
+        cache.put(b"h".to_vec(), &found("k1"));
+        assert_eq!(cache.get(b"h").unwrap().0.id, "k1");
+        // The same version again: kept.
+        cache.checked(7, start + RECHECK_AFTER);
+        assert!(cache.get(b"h").is_some());
+        // Another connection committed: the version moved, and the entry is gone.
+        cache.checked(8, start + RECHECK_AFTER * 2);
+        assert!(cache.get(b"h").is_none());
     }
 
     #[test]
     fn clear_forgets_and_the_capacity_bounds_the_memory() {
         let mut cache = KeyCache::default();
-        cache.get(1, b"");
-        cache.put(1, b"h".to_vec(), &found("k1"));
+        cache.put(b"h".to_vec(), &found("k1"));
         cache.clear();
-        assert!(cache.get(1, b"h").is_none());
+        assert!(cache.get(b"h").is_none());
         for i in 0..=CAPACITY {
-            cache.put(1, i.to_le_bytes().to_vec(), &found("k"));
+            cache.put(i.to_le_bytes().to_vec(), &found("k"));
         }
         assert!(cache.by_hash.len() <= CAPACITY);
     }

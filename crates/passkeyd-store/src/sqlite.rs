@@ -772,13 +772,26 @@ impl Store for SqliteStore {
 
     async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
         let keys = &self.keys;
+        let now = std::time::Instant::now();
+        {
+            // A hit needs no connection (the inline one is shared by every request).
+            let cache = lock(keys);
+            if !cache.recheck_due(now) {
+                if let Some(hit) = cache.get(hash) {
+                    return Ok(Some(hit));
+                }
+            }
+        }
         self.run(move |c| {
-            // Read before the row, so a change committed in between moves it again and the
-            // next lookup does not trust what this one keeps.
-            let version: i64 = c
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |row| row.get(0))?;
-            if let Some(hit) = lock(keys).get(version, hash) {
+            if lock(keys).recheck_due(now) {
+                // Read before the row, so a change committed in between moves it again at the
+                // next check.
+                let version: i64 = c
+                    .prepare_cached("PRAGMA data_version")?
+                    .query_row([], |row| row.get(0))?;
+                lock(keys).checked(version, now);
+            }
+            if let Some(hit) = lock(keys).get(hash) {
                 return Ok(Some(hit));
             }
             let found = c
@@ -791,7 +804,7 @@ impl Store for SqliteStore {
                 .query_row([hash], |row| Ok((key_from(row)?, app_at(row, 8)?)))
                 .optional()?;
             if let Some(found) = &found {
-                lock(keys).put(version, hash.to_vec(), found);
+                lock(keys).put(hash.to_vec(), found);
             }
             Ok(found)
         })
