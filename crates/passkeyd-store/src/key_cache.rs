@@ -27,6 +27,9 @@ pub(crate) const RECHECK_AFTER: Duration = Duration::from_millis(100);
 pub(crate) struct KeyCache {
     /// The `data_version` last read, and when.
     checked: Option<(i64, Instant)>,
+    /// How many times the cache was emptied: a lookup keeps its row only if this did not move
+    /// while it read.
+    generation: u64,
     by_hash: HashMap<Vec<u8>, (ApiKey, App)>,
 }
 
@@ -40,7 +43,7 @@ impl KeyCache {
     /// Notes the `data_version` read at `now`; empties the cache if it moved.
     pub(crate) fn checked(&mut self, version: i64, now: Instant) {
         if self.checked.is_some_and(|(seen, _)| seen != version) {
-            self.by_hash.clear();
+            self.clear();
         }
         self.checked = Some((version, now));
     }
@@ -50,8 +53,17 @@ impl KeyCache {
         self.by_hash.get(hash).cloned()
     }
 
-    /// Keeps what a lookup read.
-    pub(crate) fn put(&mut self, hash: Vec<u8>, found: &(ApiKey, App)) {
+    /// The current generation, to give [`KeyCache::put`] after the read.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Keeps what a lookup read, unless the cache was emptied since `generation` (a write
+    /// committed while it read, and the row may be the one the write replaced).
+    pub(crate) fn put(&mut self, generation: u64, hash: Vec<u8>, found: &(ApiKey, App)) {
+        if generation != self.generation {
+            return;
+        }
         if self.by_hash.len() >= CAPACITY {
             self.by_hash.clear();
         }
@@ -61,6 +73,7 @@ impl KeyCache {
     /// Forgets everything (after this process changed an app or a key).
     pub(crate) fn clear(&mut self) {
         self.by_hash.clear();
+        self.generation += 1;
     }
 }
 
@@ -97,7 +110,7 @@ mod tests {
         cache.checked(7, start);
         assert!(!cache.recheck_due(start + RECHECK_AFTER / 2));
         assert!(cache.recheck_due(start + RECHECK_AFTER));
-        cache.put(b"h".to_vec(), &found("k1"));
+        cache.put(cache.generation(), b"h".to_vec(), &found("k1"));
         assert_eq!(cache.get(b"h").unwrap().0.id, "k1");
         // The same version again: kept.
         cache.checked(7, start + RECHECK_AFTER);
@@ -108,13 +121,30 @@ mod tests {
     }
 
     #[test]
+    fn a_row_read_while_a_write_emptied_the_cache_is_not_kept() {
+        let mut cache = KeyCache::default();
+        let before = cache.generation();
+        // A write on another connection commits and empties the cache during the read.
+        cache.clear();
+        cache.put(before, b"h".to_vec(), &found("stale"));
+        assert!(cache.get(b"h").is_none());
+        // A version that moved empties it too.
+        let now = Instant::now();
+        cache.checked(1, now);
+        let before = cache.generation();
+        cache.checked(2, now);
+        cache.put(before, b"h".to_vec(), &found("stale"));
+        assert!(cache.get(b"h").is_none());
+    }
+
+    #[test]
     fn clear_forgets_and_the_capacity_bounds_the_memory() {
         let mut cache = KeyCache::default();
-        cache.put(b"h".to_vec(), &found("k1"));
+        cache.put(0, b"h".to_vec(), &found("k1"));
         cache.clear();
         assert!(cache.get(b"h").is_none());
         for i in 0..=CAPACITY {
-            cache.put(i.to_le_bytes().to_vec(), &found("k"));
+            cache.put(cache.generation(), i.to_le_bytes().to_vec(), &found("k"));
         }
         assert!(cache.by_hash.len() <= CAPACITY);
     }

@@ -117,7 +117,11 @@ impl SqliteStore {
             })
             .await?;
         if wal {
-            store.wal_sync = Some(Arc::new(WalSync::new(path)));
+            // SQLite puts the WAL beside the file a symlink points to; so must the sync.
+            let real = std::fs::canonicalize(path).map_err(|e| {
+                StoreError::Backend(format!("cannot resolve {}: {e}", path.display()))
+            })?;
+            store.wal_sync = Some(Arc::new(WalSync::new(&real)));
         }
         let pool = store.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -791,9 +795,13 @@ impl Store for SqliteStore {
                     .query_row([], |row| row.get(0))?;
                 lock(keys).checked(version, now);
             }
-            if let Some(hit) = lock(keys).get(hash) {
-                return Ok(Some(hit));
-            }
+            let generation = {
+                let cache = lock(keys);
+                if let Some(hit) = cache.get(hash) {
+                    return Ok(Some(hit));
+                }
+                cache.generation()
+            };
             let found = c
                 .prepare_cached(
                     "SELECT k.id, k.app_id, k.prefix, k.hash, k.name, k.created_at,
@@ -804,7 +812,9 @@ impl Store for SqliteStore {
                 .query_row([hash], |row| Ok((key_from(row)?, app_at(row, 8)?)))
                 .optional()?;
             if let Some(found) = &found {
-                lock(keys).put(hash.to_vec(), found);
+                // Not if a write emptied the cache meanwhile (a pooled connection's write does
+                // not wait for this one): what was read may be what it replaced.
+                lock(keys).put(generation, hash.to_vec(), found);
             }
             Ok(found)
         })

@@ -1434,6 +1434,26 @@ async fn server_checkpoints(db: Db) {
     assert!(size() >= 3_000_000, "database file is {} bytes", size());
 }
 
+/// A database reached through a symlink (a data directory on another disk, say): SQLite keeps
+/// the WAL beside the real file, and durable writes must sync that one, not `<link>-wal`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_durable_writes_through_a_symlinked_path() {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    let link = dir.join("link.sqlite3");
+    std::os::unix::fs::symlink(dir.join("real").join("db.sqlite3"), &link).unwrap();
+    let store = passkeyd_store::open(&format!("sqlite:{}", link.display()))
+        .await
+        .unwrap();
+    store.create_app(&app("a", 1)).await.unwrap();
+    store.create_api_key(&key("a", "k1", 1)).await.unwrap();
+    assert_eq!(store.list_api_keys("a").await.unwrap().len(), 1);
+    assert!(dir.join("real").join("db.sqlite3-wal").exists());
+    assert!(!dir.join("link.sqlite3-wal").exists());
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Another process holding SQLite's write lock (the CLI in a long transaction) holds up the
 /// server's writes, never its reads, and the writes go through once the lock is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
