@@ -367,6 +367,22 @@ impl AppContexts {
         parsed.insert(app.id.clone(), (app.clone(), context.clone()));
         Ok(context)
     }
+
+    /// The same context, cached or parsed, without adding to the cache: for callers anyone can
+    /// make run over every app (the `/v1/me` preflights), so that with more apps than the cache
+    /// holds they cannot keep emptying it for the API's requests.
+    pub fn peek(&self, app: &App) -> ApiResult<AppContext> {
+        let cached = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&app.id)
+            .and_then(|(row, context)| (row == app).then(|| context.clone()));
+        match cached {
+            Some(context) => Ok(context),
+            None => AppContext::from_app(app),
+        }
+    }
 }
 
 /// Turns a seed-style `hostname` ("example.com", "localhost:3000", "app.example.com") into an
@@ -418,6 +434,30 @@ mod tests {
         // A row that no longer parses is refused, not served from the cache.
         row.settings = "{not json".into();
         assert!(apps.get(&row).is_err());
+    }
+
+    #[test]
+    fn peeking_parses_what_is_not_cached_without_caching_it() {
+        let settings =
+            AppSettings::new("example.com", "Example", vec!["https://example.com".into()]);
+        let row = App {
+            id: "a".into(),
+            name: "A".into(),
+            settings: settings.to_stored().unwrap(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        let apps = AppContexts::default();
+        assert_eq!(apps.peek(&row).unwrap().settings.rp_name, "Example");
+        assert!(apps.parsed.lock().unwrap().is_empty(), "peek adds nothing");
+        apps.get(&row).unwrap();
+        assert_eq!(apps.peek(&row).unwrap().settings.rp_name, "Example");
+        let stale = App {
+            settings: "{not json".into(),
+            updated_at: 2,
+            ..row
+        };
+        assert!(apps.peek(&stale).is_err(), "a changed row is parsed again");
     }
 
     use super::*;

@@ -91,7 +91,7 @@ async fn any_app_allows(state: &AppState, origin: &str) -> bool {
         return false;
     };
     apps.iter()
-        .filter_map(|a| state.service.apps.get(a).ok())
+        .filter_map(|a| state.service.apps.peek(a).ok())
         .any(|a| a.settings.sessions && a.rp.origins().iter().any(|o| o.as_str() == origin))
 }
 
