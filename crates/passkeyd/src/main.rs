@@ -179,11 +179,12 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: escape codes in a log file or a collector's
-    // pipe are noise, and writing them cost a few per cent of a sign-in in the benchmark.
+    // Colours only for a person at a terminal who did not ask for none (NO_COLOR): escape
+    // codes in a log file or a collector's pipe are noise.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().flatten_event(true).init();
