@@ -1506,10 +1506,9 @@ async fn another_process_writes(db: Db) {
 }
 
 /// Under a steady stream of writes the serving handle's WAL is started over after each
-/// checkpoint instead of growing with everything ever written. The WAL file keeps its largest
-/// size (SQLite reuses it from the start), about one checkpoint interval of frames, which here
-/// is about 1.4 times the bytes written in the whole run; when the WAL was never restarted it
-/// held every frame, 7 times as much.
+/// checkpoint that holds the write turn (every third second) instead of growing with everything
+/// ever written. The WAL file keeps its largest size (SQLite reuses it from the start); when the
+/// WAL was never restarted it held every frame, 7 times the bytes written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_wal_is_reused_under_steady_writes() {
     on_sqlite(wal_reused).await;
@@ -1522,7 +1521,7 @@ async fn wal_reused(db: Db) {
     let store = db.open().await;
     store.claim_for_server().await.unwrap();
     let detail = "x".repeat(2000);
-    let until = std::time::Instant::now() + Duration::from_secs(8);
+    let until = std::time::Instant::now() + Duration::from_secs(12);
     let mut written = 0usize;
     let mut batch = 0;
     while std::time::Instant::now() < until {
@@ -1548,7 +1547,7 @@ async fn wal_reused(db: Db) {
     let wal_size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) as usize;
     assert!(
         wal_size < 4 * written,
-        "the WAL holds {wal_size} bytes after {written} bytes were written in 8 s"
+        "the WAL holds {wal_size} bytes after {written} bytes were written in 12 s"
     );
 }
 
