@@ -1549,6 +1549,27 @@ async fn wal_reused(db: Db) {
         wal_size < 4 * written,
         "the WAL holds {wal_size} bytes after {written} bytes were written in 12 s"
     );
+    // Once the writes stop, the next restart cuts the file back to 64 MB.
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut tail = 0;
+    while size() > 64 * 1024 * 1024 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tail += 1;
+        let entries = vec![entry(
+            &format!("tail{tail}"),
+            0,
+            None,
+            "signin.succeeded",
+            "success",
+        )];
+        store.insert_audit_entries(&entries).await.unwrap();
+    }
+    assert!(
+        size() <= 64 * 1024 * 1024,
+        "the WAL file is still {} bytes",
+        size()
+    );
 }
 
 async fn concurrent_take_ceremony(db: Db) {
