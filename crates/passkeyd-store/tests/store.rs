@@ -1396,6 +1396,22 @@ async fn servers_per_database(db: Db) {
     third.claim_for_server().await.unwrap();
 }
 
+/// `count` successful sign-in entries with ids `<prefix>-<i>`, each carrying `detail`.
+fn sign_ins(prefix: &str, count: i64, detail: &str) -> Vec<AuditEntry> {
+    (0..count)
+        .map(|i| AuditEntry {
+            detail: detail.to_owned(),
+            ..entry(
+                &format!("{prefix}-{i}"),
+                i,
+                None,
+                "signin.succeeded",
+                "success",
+            )
+        })
+        .collect()
+}
+
 /// The serving SQLite handle never checkpoints on the async threads; its checkpointer copies
 /// relaxed writes into the database file within seconds. Seen from outside: the database file
 /// (not the WAL) grows to hold a few megabytes of audit entries.
@@ -1412,18 +1428,7 @@ async fn server_checkpoints(db: Db) {
     store.claim_for_server().await.unwrap();
     let detail = "x".repeat(1000);
     for batch in 0..10 {
-        let entries: Vec<AuditEntry> = (0..300)
-            .map(|i| AuditEntry {
-                detail: detail.clone(),
-                ..entry(
-                    &format!("e{batch}-{i}"),
-                    i,
-                    None,
-                    "signin.succeeded",
-                    "success",
-                )
-            })
-            .collect();
+        let entries = sign_ins(&format!("e{batch}"), 300, &detail);
         store.insert_audit_entries(&entries).await.unwrap();
     }
     let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -1525,18 +1530,7 @@ async fn wal_reused(db: Db) {
     let mut written = 0usize;
     let mut batch = 0;
     while std::time::Instant::now() < until {
-        let entries: Vec<AuditEntry> = (0..20)
-            .map(|i| AuditEntry {
-                detail: detail.clone(),
-                ..entry(
-                    &format!("w{batch}-{i}"),
-                    i,
-                    None,
-                    "signin.succeeded",
-                    "success",
-                )
-            })
-            .collect();
+        let entries = sign_ins(&format!("w{batch}"), 20, &detail);
         store.insert_audit_entries(&entries).await.unwrap();
         written += entries.len() * detail.len();
         batch += 1;

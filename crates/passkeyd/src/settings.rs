@@ -409,17 +409,25 @@ pub fn hostname_to_rp(hostname: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn parsed_apps_are_reused_until_their_row_changes() {
-        let settings =
-            AppSettings::new("example.com", "Example", vec!["https://example.com".into()]);
-        let mut row = App {
+    fn example_settings() -> AppSettings {
+        AppSettings::new("example.com", "Example", vec!["https://example.com".into()])
+    }
+
+    /// A stored app row holding `settings`.
+    fn app_row(settings: &AppSettings) -> App {
+        App {
             id: "a".into(),
             name: "A".into(),
             settings: settings.to_stored().unwrap(),
             created_at: 1,
             updated_at: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn parsed_apps_are_reused_until_their_row_changes() {
+        let settings = example_settings();
+        let mut row = app_row(&settings);
         let apps = AppContexts::default();
         assert_eq!(apps.get(&row).unwrap().settings.rp_name, "Example");
         assert_eq!(apps.get(&row).unwrap().settings.rp_name, "Example");
@@ -438,15 +446,7 @@ mod tests {
 
     #[test]
     fn peeking_parses_what_is_not_cached_without_caching_it() {
-        let settings =
-            AppSettings::new("example.com", "Example", vec!["https://example.com".into()]);
-        let row = App {
-            id: "a".into(),
-            name: "A".into(),
-            settings: settings.to_stored().unwrap(),
-            created_at: 1,
-            updated_at: 1,
-        };
+        let row = app_row(&example_settings());
         let apps = AppContexts::default();
         assert_eq!(apps.peek(&row).unwrap().settings.rp_name, "Example");
         assert!(apps.parsed.lock().unwrap().is_empty(), "peek adds nothing");
