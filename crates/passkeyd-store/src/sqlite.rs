@@ -100,22 +100,17 @@ impl SqliteStore {
             server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
         };
+        let pool = store.pool.clone();
         let shown = path.display().to_string();
-        let wal = store
-            .run(move |conn| {
-                // The journal mode belongs to the file, not the connection: set it once here.
-                let mode: String =
-                    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-                if !mode.eq_ignore_ascii_case("wal") {
-                    tracing::warn!(
-                        path = %shown,
-                        mode = %mode,
-                        "SQLite refused WAL mode; writers will block readers"
-                    );
-                }
-                Ok(mode.eq_ignore_ascii_case("wal"))
-            })
-            .await?;
+        let wal = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.take()?;
+            let result = switch_to_wal(&conn, &shown)
+                .and_then(|wal| migrate::run_sqlite(&mut conn).map(|()| wal));
+            pool.put(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
         if wal {
             // SQLite puts the WAL beside the file a symlink points to; so must the sync.
             let real = std::fs::canonicalize(path).map_err(|e| {
@@ -123,15 +118,6 @@ impl SqliteStore {
             })?;
             store.wal_sync = Some(Arc::new(WalSync::new(&real)));
         }
-        let pool = store.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.take()?;
-            let result = migrate::run_sqlite(&mut conn);
-            pool.put(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
         Ok(store)
     }
 
@@ -376,6 +362,28 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     // TLB shootdowns) took 8% of a sign-in's CPU, more than the page reads the map saved.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
+}
+
+/// Puts the database in WAL mode (the mode belongs to the file, so once per open is enough) and
+/// says whether SQLite agreed. Switching a new file takes its exclusive lock; when several
+/// processes open the same new file at once, SQLite answers one of two connections that both
+/// hold a read lock with an immediate BUSY, without waiting (the other would otherwise wait for
+/// it forever), so the switch is tried again until the busy timeout has passed.
+fn switch_to_wal(conn: &Connection, shown: &str) -> Result<bool> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mode: String = loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => break other.map_err(from_sqlite)?,
+        }
+    };
+    let wal = mode.eq_ignore_ascii_case("wal");
+    if !wal {
+        tracing::warn!(path = %shown, mode = %mode, "SQLite refused WAL mode; writers will block readers");
+    }
+    Ok(wal)
 }
 
 /// Maps an SQLite error to a store error. A broken uniqueness rule becomes `Conflict` naming
