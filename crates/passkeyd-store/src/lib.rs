@@ -609,6 +609,12 @@ pub trait Store: Send + Sync + 'static {
     /// The count and the insert are one transaction, so racing registrations cannot pass the
     /// limit. `Missing("user")` if the owner does not exist.
     async fn insert_passkey(&self, passkey: &Passkey, max_per_user: u32) -> Result<()>;
+    /// Stores a new user with its first passkey, in one durable transaction: how a registration
+    /// of a user the app has not registered before ends, so that a registration abandoned after
+    /// its start leaves no user behind. `Conflict("external_id")` if the app has such a user
+    /// already (another registration created it meanwhile), `Conflict("credential_id")` as for
+    /// [`Store::insert_passkey`], `Missing("app")` if the app is gone.
+    async fn insert_user_with_passkey(&self, user: &User, passkey: &Passkey) -> Result<()>;
     /// A user's passkeys, oldest first.
     async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>>;
     /// One passkey by id.

@@ -132,6 +132,54 @@ fn describe(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Inserts a passkey row as it is; `transports` is its transports as a JSON array.
+async fn insert_passkey_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    p: &Passkey,
+    transports: &str,
+) -> Result<()> {
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO passkeys (id, app_id, user_id, name, generated_name, credential_id,
+                     public_key, alg, aaguid, transports, backup_eligible, backup_state,
+                     user_verified, discoverable, attachment, attestation_format,
+                     attestation_type, sign_count, created_at, updated_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, $21)",
+        )
+        .await
+        .map_err(from_pg)?;
+    tx.execute(
+        &insert,
+        &[
+            &p.id,
+            &p.app_id,
+            &p.user_id,
+            &p.name,
+            &p.generated_name,
+            &p.credential_id,
+            &p.public_key,
+            &p.alg,
+            &p.aaguid,
+            &transports,
+            &p.backup_eligible,
+            &p.backup_state,
+            &p.user_verified,
+            &p.discoverable,
+            &p.attachment,
+            &p.attestation_format,
+            &p.attestation_type,
+            &p.sign_count,
+            &p.created_at,
+            &p.updated_at,
+            &p.last_used_at,
+        ],
+    )
+    .await
+    .map_err(from_pg)?;
+    Ok(())
+}
+
 /// Maps a PostgreSQL error to a store error: unique violations (23505) become `Conflict` and
 /// foreign key violations (23503) `Missing`, each named after the constraint that was broken.
 /// The constraint names are the ones PostgreSQL derives from the schema's tables and columns.
@@ -797,45 +845,39 @@ impl Store for PostgresStore {
                 limit: max_per_user,
             });
         }
+        insert_passkey_row(&tx, p, &transports).await?;
+        tx.commit().await.map_err(from_pg)
+    }
+
+    async fn insert_user_with_passkey(&self, u: &User, p: &Passkey) -> Result<()> {
+        let transports = serde_json::to_string(&p.transports)
+            .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_pg)?;
         let insert = tx
-            .prepare_cached(
-                "INSERT INTO passkeys (id, app_id, user_id, name, generated_name, credential_id,
-                     public_key, alg, aaguid, transports, backup_eligible, backup_state,
-                     user_verified, discoverable, attachment, attestation_format,
-                     attestation_type, sign_count, created_at, updated_at, last_used_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $21)",
-            )
+            .prepare_cached(concat!(
+                "INSERT INTO users (",
+                user_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
             .await
             .map_err(from_pg)?;
         tx.execute(
             &insert,
             &[
-                &p.id,
-                &p.app_id,
-                &p.user_id,
-                &p.name,
-                &p.generated_name,
-                &p.credential_id,
-                &p.public_key,
-                &p.alg,
-                &p.aaguid,
-                &transports,
-                &p.backup_eligible,
-                &p.backup_state,
-                &p.user_verified,
-                &p.discoverable,
-                &p.attachment,
-                &p.attestation_format,
-                &p.attestation_type,
-                &p.sign_count,
-                &p.created_at,
-                &p.updated_at,
-                &p.last_used_at,
+                &u.id,
+                &u.app_id,
+                &u.external_id,
+                &u.handle,
+                &u.username,
+                &u.display_name,
+                &u.created_at,
+                &u.updated_at,
             ],
         )
         .await
         .map_err(from_pg)?;
+        insert_passkey_row(&tx, p, &transports).await?;
         tx.commit().await.map_err(from_pg)
     }
 

@@ -386,6 +386,60 @@ fn switch_to_wal(conn: &Connection, shown: &str) -> Result<bool> {
     Ok(wal)
 }
 
+/// Inserts a user row as it is.
+fn insert_user_row(c: &Connection, u: &User) -> rusqlite::Result<usize> {
+    c.prepare_cached(concat!(
+        "INSERT INTO users (",
+        user_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute(params![
+        u.id,
+        u.app_id,
+        u.external_id,
+        u.handle,
+        u.username,
+        u.display_name,
+        u.created_at,
+        u.updated_at
+    ])
+}
+
+/// Inserts a passkey row as it is; `transports` is its transports as a JSON array.
+fn insert_passkey_row(c: &Connection, p: &Passkey, transports: &str) -> rusqlite::Result<usize> {
+    c.prepare_cached(
+        "INSERT INTO passkeys (id, app_id, user_id, name, generated_name, credential_id,
+             public_key, alg, aaguid, transports, backup_eligible, backup_state, user_verified,
+             discoverable, attachment, attestation_format, attestation_type, sign_count,
+             created_at, updated_at, last_used_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20, ?21)",
+    )?
+    .execute(params![
+        p.id,
+        p.app_id,
+        p.user_id,
+        p.name,
+        p.generated_name,
+        p.credential_id,
+        p.public_key,
+        p.alg,
+        p.aaguid,
+        transports,
+        p.backup_eligible,
+        p.backup_state,
+        p.user_verified,
+        p.discoverable,
+        p.attachment,
+        p.attestation_format,
+        p.attestation_type,
+        p.sign_count,
+        p.created_at,
+        p.updated_at,
+        p.last_used_at
+    ])
+}
+
 /// Maps an SQLite error to a store error. A broken uniqueness rule becomes `Conflict` naming
 /// what was duplicated; a broken foreign key becomes `Missing("app")`, because every foreign key
 /// the store can break points at `apps` (a passkey's user is checked before the insert).
@@ -1065,39 +1119,7 @@ impl Store for SqliteStore {
                         limit: max_per_user,
                     }));
                 }
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO passkeys (id, app_id, user_id, name, generated_name,
-                             credential_id, public_key, alg, aaguid, transports, backup_eligible,
-                             backup_state, user_verified, discoverable, attachment,
-                             attestation_format, attestation_type, sign_count, created_at,
-                             updated_at, last_used_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                             ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-                    )?
-                    .execute(params![
-                        p.id,
-                        p.app_id,
-                        p.user_id,
-                        p.name,
-                        p.generated_name,
-                        p.credential_id,
-                        p.public_key,
-                        p.alg,
-                        p.aaguid,
-                        transports,
-                        p.backup_eligible,
-                        p.backup_state,
-                        p.user_verified,
-                        p.discoverable,
-                        p.attachment,
-                        p.attestation_format,
-                        p.attestation_type,
-                        p.sign_count,
-                        p.created_at,
-                        p.updated_at,
-                        p.last_used_at
-                    ]);
+                let inserted = insert_passkey_row(&tx, &p, &transports);
                 match inserted {
                     Err(e) if is_foreign_key(&e) => return Ok(Err(StoreError::Missing("user"))),
                     other => other?,
@@ -1107,6 +1129,19 @@ impl Store for SqliteStore {
             })
             .await?;
         outcome
+    }
+
+    async fn insert_user_with_passkey(&self, user: &User, passkey: &Passkey) -> Result<()> {
+        let (u, p) = (user.clone(), passkey.clone());
+        let transports = serde_json::to_string(&p.transports)
+            .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
+        self.write(Durability::Durable, move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            insert_user_row(&tx, &u)?;
+            insert_passkey_row(&tx, &p, &transports)?;
+            tx.commit()
+        })
+        .await
     }
 
     async fn list_passkeys(&self, app_id: &str, user_id: &str) -> Result<Vec<Passkey>> {
@@ -1284,56 +1319,11 @@ impl Store for SqliteStore {
                             return Ok(Err(StoreError::Missing("user")));
                         }
                     }
-                    let mut insert_user = tx.prepare_cached(concat!(
-                        "INSERT INTO users (",
-                        user_columns!(),
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                    ))?;
                     for u in &users {
-                        insert_user.execute(params![
-                            u.id,
-                            u.app_id,
-                            u.external_id,
-                            u.handle,
-                            u.username,
-                            u.display_name,
-                            u.created_at,
-                            u.updated_at
-                        ])?;
+                        insert_user_row(&tx, u)?;
                     }
-                    let mut insert_passkey = tx.prepare_cached(
-                        "INSERT INTO passkeys (id, app_id, user_id, name, generated_name,
-                             credential_id, public_key, alg, aaguid, transports, backup_eligible,
-                             backup_state, user_verified, discoverable, attachment,
-                             attestation_format, attestation_type, sign_count, created_at,
-                             updated_at, last_used_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                             ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-                    )?;
                     for (p, transports) in &rows {
-                        insert_passkey.execute(params![
-                            p.id,
-                            p.app_id,
-                            p.user_id,
-                            p.name,
-                            p.generated_name,
-                            p.credential_id,
-                            p.public_key,
-                            p.alg,
-                            p.aaguid,
-                            transports,
-                            p.backup_eligible,
-                            p.backup_state,
-                            p.user_verified,
-                            p.discoverable,
-                            p.attachment,
-                            p.attestation_format,
-                            p.attestation_type,
-                            p.sign_count,
-                            p.created_at,
-                            p.updated_at,
-                            p.last_used_at
-                        ])?;
+                        insert_passkey_row(&tx, p, transports)?;
                     }
                 }
                 tx.commit()?;

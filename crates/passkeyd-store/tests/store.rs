@@ -243,6 +243,7 @@ on_both_backends!(
     passkey_sign_count_never_decreases,
     passkey_limit,
     credential_id_conflicts,
+    user_with_first_passkey,
     bulk_import,
     other_apps_rows_are_unreachable,
     ceremonies,
@@ -997,6 +998,80 @@ async fn passkey_limit(db: Db) {
         .insert_passkey(&passkey(&alice, "p3", 3), 2)
         .await
         .unwrap();
+}
+
+/// A new user and its first passkey are stored together or not at all.
+async fn user_with_first_passkey(db: Db) {
+    let store = db.open().await;
+    store.create_app(&app("a", 1)).await.unwrap();
+    let dana = User {
+        id: "u-dana".into(),
+        app_id: "a".into(),
+        external_id: "dana".into(),
+        handle: b"h-dana".to_vec(),
+        username: Some("dana@example.com".into()),
+        display_name: None,
+        created_at: 5,
+        updated_at: 5,
+    };
+    store
+        .insert_user_with_passkey(&dana, &passkey(&dana, "p1", 5))
+        .await
+        .unwrap();
+    let (user, passkeys) = store
+        .get_user_with_passkeys("a", "dana")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user, dana);
+    assert_eq!(passkeys.len(), 1);
+    assert_eq!(passkeys[0].id, "p1");
+
+    // Another registration created the user meanwhile: nothing of this one is kept.
+    let again = User {
+        id: "u-dana-2".into(),
+        handle: b"h-dana-2".to_vec(),
+        ..dana.clone()
+    };
+    assert_conflict(
+        store
+            .insert_user_with_passkey(&again, &passkey(&again, "p2", 6))
+            .await,
+        "external_id",
+    );
+    assert_eq!(store.get_passkey("a", "p2").await.unwrap(), None);
+    assert_eq!(store.get_user_by_id("a", "u-dana-2").await.unwrap(), None);
+
+    // A credential the app has already: the new user is not kept either.
+    let erin = User {
+        id: "u-erin".into(),
+        external_id: "erin".into(),
+        handle: b"h-erin".to_vec(),
+        ..dana.clone()
+    };
+    let copy = Passkey {
+        id: "p3".into(),
+        ..passkey(&erin, "p1", 7)
+    };
+    assert_conflict(
+        store.insert_user_with_passkey(&erin, &copy).await,
+        "credential_id",
+    );
+    assert_eq!(store.get_user("a", "erin").await.unwrap(), None);
+
+    // An app that is gone.
+    let ghost = User {
+        app_id: "gone".into(),
+        ..erin.clone()
+    };
+    let ghost_key = Passkey {
+        id: "p4".into(),
+        ..passkey(&ghost, "p4", 8)
+    };
+    assert!(matches!(
+        store.insert_user_with_passkey(&ghost, &ghost_key).await,
+        Err(StoreError::Missing("app"))
+    ));
 }
 
 async fn credential_id_conflicts(db: Db) {

@@ -8,6 +8,7 @@ use crate::secrets;
 use crate::service::{check_external_id, check_text, now_ms, Service};
 use crate::settings::{AppContext, BackupPolicy};
 use crate::views::{PasskeyView, UserView};
+use passkeyd_core::b64;
 use passkeyd_core::options::{Attachment, ResidentKey};
 use passkeyd_core::wire::CredentialDescriptor;
 use passkeyd_core::{
@@ -34,10 +35,24 @@ enum CeremonyData {
         /// The owner's external id, so the finish can answer without reading the passkey back.
         #[serde(default)]
         external_id: Option<String>,
+        /// The owner when the app had no user with this external id at the start: stored
+        /// with the passkey when the registration finishes, so an abandoned one leaves nothing.
+        #[serde(default)]
+        new_user: Option<UnsavedUser>,
     },
     Authentication {
         state: AuthenticationState,
     },
+}
+
+/// A user a registration will create: what is not in the ceremony already.
+#[derive(Debug, Serialize, Deserialize)]
+struct UnsavedUser {
+    /// The WebAuthn user handle the authenticator was given, base64url.
+    handle: String,
+    username: Option<String>,
+    display_name: Option<String>,
+    created_at: i64,
 }
 
 impl CeremonyData {
@@ -231,7 +246,7 @@ impl Service {
             check_text("passkey_name", name, 64)?;
         }
         let uv = user_verification(app, req.user_verification)?;
-        let (user, existing) = self.registering_user(app, req).await?;
+        let (user, existing, unsaved) = self.registering_user(app, req).await?;
         let limit = app.settings.max_passkeys_per_user;
         if existing.len() >= limit as usize {
             return Err(too_many(limit));
@@ -270,6 +285,12 @@ impl Service {
             passkey_name: req.passkey_name.as_ref().map(|n| n.trim().to_owned()),
             passkey_id: req.reserved_passkey_id.clone(),
             external_id: Some(user.external_id.clone()),
+            new_user: unsaved.then(|| UnsavedUser {
+                handle: b64::encode(&user.handle),
+                username: user.username.clone(),
+                display_name: user.display_name.clone(),
+                created_at: user.created_at,
+            }),
         };
         let (ceremony_id, expires_at) = self.put_ceremony(app, Some(&user), &data, channel).await?;
         Ok(RegistrationStarted {
@@ -279,15 +300,16 @@ impl Service {
         })
     }
 
-    /// The user a registration is for, with its passkeys. Most registrations are of a known
-    /// user whose names did not change: one read. Otherwise the user is created or renamed, with
-    /// a write that need not be durable on its own: the user matters once the ceremony's passkey
-    /// is stored, and that durable insert comes after it.
+    /// The user a registration is for, with its passkeys, and whether it is still unsaved. Most
+    /// registrations are of a known user whose names did not change: one read. A user the app
+    /// does not have yet is made here but stored only when the registration finishes, with its
+    /// passkey, in one durable write (an abandoned registration leaves no user). A known user
+    /// whose names changed is renamed now, with a write that need not be durable on its own.
     async fn registering_user(
         &self,
         app: &AppContext,
         req: &StartRegistration,
-    ) -> ApiResult<(User, Vec<Passkey>)> {
+    ) -> ApiResult<(User, Vec<Passkey>, bool)> {
         let found = self
             .store
             .get_user_with_passkeys(&app.id, &req.external_id)
@@ -299,9 +321,9 @@ impl Service {
                 if unchanged(&user.username, &req.username)
                     && unchanged(&user.display_name, &req.display_name) =>
             {
-                Ok((user, passkeys))
+                Ok((user, passkeys, false))
             }
-            found => {
+            Some((_, passkeys)) => {
                 let (user, created) = self
                     .write_user(
                         app,
@@ -311,13 +333,30 @@ impl Service {
                         false,
                     )
                     .await?;
-                let passkeys = match (created, found) {
-                    (true, _) => Vec::new(),
-                    (false, Some((_, passkeys))) => passkeys,
-                    // Created by a concurrent request after the read.
-                    (false, None) => self.store.list_passkeys(&app.id, &user.id).await?,
+                // Created: the user was deleted after the read, with its passkeys.
+                let passkeys = if created { Vec::new() } else { passkeys };
+                Ok((user, passkeys, false))
+            }
+            None => {
+                if let Some(u) = &req.username {
+                    check_text("username", u, 256)?;
+                }
+                if let Some(d) = &req.display_name {
+                    check_text("display_name", d, 256)?;
+                }
+                let now = now_ms();
+                let user = User {
+                    id: secrets::new_id("usr")?,
+                    app_id: app.id.clone(),
+                    external_id: req.external_id.clone(),
+                    // Random, never the external id: authenticators may show or leak it.
+                    handle: secrets::random_bytes(32)?,
+                    username: req.username.clone(),
+                    display_name: req.display_name.clone(),
+                    created_at: now,
+                    updated_at: now,
                 };
-                Ok((user, passkeys))
+                Ok((user, Vec::new(), true))
             }
         }
     }
@@ -341,9 +380,11 @@ impl Service {
                 .with("name", passkey.name.as_str())
                 .with("aaguid", passkey.aaguid.as_str()),
             Err(e) => {
-                // The ceremony names the user by internal id; the log shows the app's own id.
+                // The log shows the app's own id of the user; a ceremony started by an older
+                // passkeyd names the user by internal id only.
                 let external = match &user_id {
-                    Some(id) => self
+                    Some((_, Some(external))) => Some(external.clone()),
+                    Some((id, None)) => self
                         .store
                         .get_user_by_id(&app.id, id)
                         .await
@@ -367,7 +408,7 @@ impl Service {
         app: &AppContext,
         req: &FinishCeremony,
         channel: Channel,
-        seen_user: &mut Option<String>,
+        seen_user: &mut Option<(String, Option<String>)>,
     ) -> ApiResult<PasskeyView> {
         let (ceremony, data) = self
             .take_ceremony(app, &req.ceremony_id, &channel.kind("registration"))
@@ -377,6 +418,7 @@ impl Service {
             passkey_name,
             passkey_id,
             external_id,
+            new_user,
         } = data
         else {
             return Err(ceremony_not_found(&req.ceremony_id));
@@ -384,7 +426,7 @@ impl Service {
         let user_id = ceremony
             .user_id
             .ok_or_else(|| ApiError::internal("a registration ceremony without a user"))?;
-        *seen_user = Some(user_id.clone());
+        *seen_user = Some((user_id.clone(), external_id.clone()));
         let response = RegistrationResponse::from_json(req.credential.get().as_bytes())?;
         let now = now_ms();
         let verified = verify_registration(
@@ -401,7 +443,11 @@ impl Service {
                 "this app accepts only device-bound passkeys, and this one can be synced (BE is set)",
             ));
         }
-        let existing = self.store.list_passkeys(&app.id, &user_id).await?;
+        // A user created by this registration has no passkeys yet.
+        let existing = match &new_user {
+            Some(_) => Vec::new(),
+            None => self.store.list_passkeys(&app.id, &user_id).await?,
+        };
         let generated_name = passkey_name.unwrap_or_else(|| {
             let model = self.names.name(&verified.aaguid).map(str::to_owned);
             let base = model.unwrap_or_else(|| {
@@ -442,13 +488,41 @@ impl Service {
             updated_at: now,
             last_used_at: None,
         };
-        match self
-            .store
-            .insert_passkey(&passkey, app.settings.max_passkeys_per_user)
-            .await
-        {
+        let stored = match (new_user, &external_id) {
+            (Some(new), Some(external_id)) => {
+                let user = User {
+                    id: user_id.clone(),
+                    app_id: app.id.clone(),
+                    external_id: external_id.clone(),
+                    handle: b64::decode(&new.handle).map_err(|_| {
+                        ApiError::internal(format!(
+                            "stored ceremony {} has an unreadable user handle",
+                            req.ceremony_id
+                        ))
+                    })?,
+                    username: new.username,
+                    display_name: new.display_name,
+                    created_at: new.created_at,
+                    updated_at: new.created_at,
+                };
+                self.store.insert_user_with_passkey(&user, &passkey).await
+            }
+            _ => {
+                self.store
+                    .insert_passkey(&passkey, app.settings.max_passkeys_per_user)
+                    .await
+            }
+        };
+        match stored {
             Ok(()) => {}
             Err(StoreError::LimitReached { limit }) => return Err(too_many(limit)),
+            Err(StoreError::Conflict("external_id")) => {
+                return Err(ApiError::new(
+                    Kind::Conflict,
+                    "registration_conflict",
+                    "another registration created this user while this one ran; start a new registration",
+                ))
+            }
             Err(StoreError::Conflict("credential_id")) => {
                 return Err(ApiError::new(
                     Kind::Conflict,

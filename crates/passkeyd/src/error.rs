@@ -104,6 +104,11 @@ impl ApiError {
         ("ceremony_expired", Kind::Refused, "The ceremony was started too long ago; start a new one."),
         ("too_many_passkeys", Kind::Conflict, "The user has the most passkeys the app allows."),
         ("passkey_exists", Kind::Conflict, "This credential is already registered in the app."),
+        (
+            "registration_conflict",
+            Kind::Conflict,
+            "Another registration created this user while this one ran (the new passkey was made for a user handle that is not the user's); start a new registration.",
+        ),
         ("no_passkeys", Kind::Refused, "The user has no passkeys to sign in with."),
         (
             "unknown_credential",

@@ -192,7 +192,7 @@ pub async fn start_registration(
         (status = 400, description = "The body is not acceptable: `invalid_json`, `invalid_request` (the message names the field) or `body_too_large`.", body = ErrorBody),
         (status = 401, description = "No key or a key that authenticates nothing: `missing_api_key`, `invalid_api_key`.", body = ErrorBody),
         (status = 404, description = "No such ceremony is waiting (`ceremony_not_found`), or the user was deleted meanwhile (`user_not_found`).", body = ErrorBody),
-        (status = 409, description = "The user has the most passkeys the app allows (`too_many_passkeys`), or the credential is registered already (`passkey_exists`).", body = ErrorBody),
+        (status = 409, description = "The user has the most passkeys the app allows (`too_many_passkeys`), or the credential is registered already (`passkey_exists`), or a concurrent registration created the user meanwhile (`registration_conflict`).", body = ErrorBody),
         (status = 422, description = "The registration is refused: `ceremony_expired`, `backup_policy_violation`, or a verification code such as `challenge_mismatch`, `origin_mismatch` or `attestation_invalid` (see the table of codes).", body = ErrorBody),
         (status = 500, description = "A bug or an unexpected failure: `internal_error`; the request id finds it in the server log.", body = ErrorBody),
         (status = 503, description = "The database failed or cannot be reached: `store_unavailable`; the request may be retried.", body = ErrorBody),

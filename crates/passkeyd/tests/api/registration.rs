@@ -54,9 +54,63 @@ both!(options_are_level3_json, |t: TestApp| async move {
     assert!(o
         .get("excludeCredentials")
         .is_none_or(|e| e.as_array().unwrap().is_empty()));
-    // The user was created by the start.
-    t.get("/v1/users/u-1").await.expect(200);
+    // A new user is stored with its first passkey, when the registration finishes.
+    t.get("/v1/users/u-1")
+        .await
+        .expect_error(404, "user_not_found");
 });
+
+both!(
+    a_new_user_is_stored_with_its_first_passkey,
+    |t: TestApp| async move {
+        // Abandoned after its start: no user is left behind.
+        let mut lost = Authenticator::new(Alg::Es256);
+        t.registration_response(&mut lost, json!({"external_id": "u-7", "username": "eve"}))
+            .await;
+        t.get("/v1/users/u-7")
+            .await
+            .expect_error(404, "user_not_found");
+
+        // Two registrations of one new user at once: the first to finish creates the user,
+        // with the names and the handle its start gave the authenticator.
+        let mut first = Authenticator::new(Alg::Es256);
+        let mut second = Authenticator::new(Alg::Es256);
+        let (one, one_credential) = t
+            .registration_response(
+                &mut first,
+                json!({"external_id": "u-8", "username": "ada", "display_name": "Ada"}),
+            )
+            .await;
+        let (two, two_credential) = t
+            .registration_response(&mut second, json!({"external_id": "u-8"}))
+            .await;
+        t.post(
+            "/v1/registrations/finish",
+            json!({"ceremony_id": one, "credential": one_credential}),
+        )
+        .await
+        .expect(201);
+        let user = t.get("/v1/users/u-8").await.expect(200).clone();
+        assert_eq!(user["username"], "ada");
+        assert_eq!(user["display_name"], "Ada");
+        // The second passkey was made for another user handle: refused, nothing stored.
+        t.post(
+            "/v1/registrations/finish",
+            json!({"ceremony_id": two, "credential": two_credential}),
+        )
+        .await
+        .expect_error(409, "registration_conflict");
+        let passkeys = t.get("/v1/users/u-8/passkeys").await.expect(200).clone();
+        assert_eq!(passkeys["data"].as_array().unwrap().len(), 1);
+        // The stored handle is the one the first authenticator holds: a discoverable
+        // sign-in, which the server matches by user handle, goes through.
+        let signed_in = t.sign_in(&mut first, None).await;
+        assert_eq!(signed_in.expect(200)["user"]["external_id"], "u-8");
+        t.sign_in(&mut second, None)
+            .await
+            .expect_error(422, "unknown_credential");
+    }
+);
 
 both!(
     a_registration_stores_a_named_passkey,
