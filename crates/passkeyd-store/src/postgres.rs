@@ -1022,7 +1022,12 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool> {
+    async fn record_passkey_use(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+        used: PasskeyUse,
+    ) -> Result<bool> {
         // GREATEST keeps the counter and the times from moving back when sign-ins race (and
         // ignores NULL, so a first use sets last_used_at).
         let changed = self
@@ -1032,10 +1037,10 @@ impl Store for PostgresStore {
                      backup_state = $4,
                      last_used_at = GREATEST(last_used_at, $5),
                      updated_at = GREATEST(updated_at, $5)
-                 WHERE app_id = $1 AND id = $2",
+                 WHERE app_id = $1 AND credential_id = $2",
                 &[
                     &app_id,
-                    &id,
+                    &credential_id,
                     &used.sign_count,
                     &used.backup_state,
                     &used.now,

@@ -1264,8 +1264,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_passkey_use(&self, app_id: &str, id: &str, used: PasskeyUse) -> Result<bool> {
-        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+    async fn record_passkey_use(
+        &self,
+        app_id: &str,
+        credential_id: &[u8],
+        used: PasskeyUse,
+    ) -> Result<bool> {
+        let (app_id, credential_id) = (app_id.to_owned(), credential_id.to_vec());
         self.write(Durability::Relaxed, move |c| {
             // MAX keeps the counter and the times from moving back when sign-ins race.
             let changed = c
@@ -1275,11 +1280,11 @@ impl Store for SqliteStore {
                          backup_state = ?4,
                          last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
                          updated_at = MAX(updated_at, ?5)
-                     WHERE app_id = ?1 AND id = ?2",
+                     WHERE app_id = ?1 AND credential_id = ?2",
                 )?
                 .execute(params![
                     app_id,
-                    id,
+                    credential_id,
                     used.sign_count,
                     used.backup_state,
                     used.now

@@ -907,7 +907,10 @@ async fn passkeys(db: Db) {
         backup_state: true,
         now: 7_000,
     };
-    assert!(store.record_passkey_use("a", "p3", used).await.unwrap());
+    assert!(store
+        .record_passkey_use("a", b"cred-p3", used)
+        .await
+        .unwrap());
     let p3_used = store.get_passkey("a", "p3").await.unwrap().unwrap();
     assert_eq!(
         p3_used,
@@ -920,7 +923,7 @@ async fn passkeys(db: Db) {
         }
     );
     assert!(!store
-        .record_passkey_use("a", "missing", used)
+        .record_passkey_use("a", b"cred-missing", used)
         .await
         .unwrap());
 
@@ -951,7 +954,10 @@ async fn passkey_sign_count_never_decreases(db: Db) {
                 backup_state: false,
                 now,
             };
-            assert!(store.record_passkey_use("a", "p1", used).await.unwrap());
+            assert!(store
+                .record_passkey_use("a", b"cred-p1", used)
+                .await
+                .unwrap());
             store.get_passkey("a", "p1").await.unwrap().unwrap()
         }
     };
@@ -1306,7 +1312,7 @@ async fn other_apps_rows_are_unreachable(db: Db) {
         backup_state: true,
         now: 9,
     };
-    assert!(!store.record_passkey_use(b, "p1", used).await.unwrap());
+    assert!(!store.record_passkey_use(b, b"cred-p1", used).await.unwrap());
     assert_eq!(store.take_ceremony(b, "c1").await.unwrap(), None);
 
     // Nothing was changed through the other app.
