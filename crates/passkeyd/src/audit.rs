@@ -215,7 +215,8 @@ impl Audit {
         } else {
             "success"
         };
-        let id = match secrets::new_id("aud") {
+        let at = now_ms();
+        let id = match secrets::new_ordered_id("aud", at) {
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(error = %e, event = %name, "audit entry not recorded");
@@ -224,7 +225,7 @@ impl Audit {
         };
         let entry = AuditEntry {
             id,
-            at: now_ms(),
+            at,
             app_id: event.app_id.clone(),
             event: name,
             outcome: outcome.to_owned(),
