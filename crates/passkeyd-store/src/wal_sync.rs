@@ -10,11 +10,17 @@
 //! but eight registrations in flight cost one or two fsyncs instead of eight, and none of them
 //! needs a blocking thread of its own for its statements.
 //!
-//! The WAL file is opened for each sync rather than kept open, so a WAL that SQLite deleted and
-//! created again (it does so when the last connection closes) is still the one synced.
+//! The WAL file is kept open between syncs: Linux reports a failed writeback to every file
+//! description that was open when it failed, so a failure SQLite's own descriptor saw first
+//! (in a checkpoint's sync) still fails the next group sync here, and the writes it covers are
+//! not reported durable. A description opened afterwards would not be told. Before each sync the
+//! path is checked to still name the open file; if SQLite deleted the WAL and created it again
+//! (it does when the last connection closes), the new one is opened.
 
 use crate::{Result, StoreError};
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
@@ -24,11 +30,17 @@ pub(crate) struct WalSync {
     wal: PathBuf,
     /// Durable commits made so far; a commit's number is this counter just after it.
     committed: AtomicU64,
-    /// The highest commit number known to be synced. Held while a sync runs, so one runs at a
-    /// time and the writers waiting behind it queue here in order.
-    synced: Mutex<u64>,
+    /// The highest commit number known to be synced, and the open WAL. Held while a sync runs,
+    /// so one runs at a time and the writers waiting behind it queue here in order.
+    synced: Mutex<Synced>,
     /// fsyncs done (for the tests, and for anyone reading a debugger).
     syncs: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Synced {
+    up_to: u64,
+    wal: Option<File>,
 }
 
 impl WalSync {
@@ -39,7 +51,7 @@ impl WalSync {
         WalSync {
             wal: PathBuf::from(wal),
             committed: AtomicU64::new(0),
-            synced: Mutex::new(0),
+            synced: Mutex::new(Synced::default()),
             syncs: AtomicU64::new(0),
         }
     }
@@ -54,33 +66,54 @@ impl WalSync {
     /// after syncing the WAL (for every commit made so far) on a blocking thread.
     pub(crate) async fn wait(&self, number: u64) -> Result<()> {
         let mut synced = self.synced.lock().await;
-        if *synced >= number {
+        if synced.up_to >= number {
             return Ok(());
         }
         let covers = self.committed.load(Ordering::SeqCst);
-        let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&wal)
-                .and_then(|file| file.sync_data())
-                .map_err(|e| {
-                    StoreError::Backend(format!(
-                        "cannot sync {} (the write was made but may not survive a power cut): {e}",
-                        wal.display()
-                    ))
-                })
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("SQLite sync task: {e}")))??;
+        let (path, open) = (self.wal.clone(), synced.wal.take());
+        let (result, kept) = tokio::task::spawn_blocking(move || sync_wal(&path, open))
+            .await
+            .map_err(|e| StoreError::Backend(format!("SQLite sync task: {e}")))?;
+        synced.wal = kept;
+        result.map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot sync {} (the write was made but may not survive a power cut): {e}",
+                self.wal.display()
+            ))
+        })?;
         self.syncs.fetch_add(1, Ordering::Relaxed);
-        *synced = covers;
+        synced.up_to = covers;
         Ok(())
     }
 
     #[cfg(test)]
     fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::Relaxed)
+    }
+}
+
+/// Syncs the WAL at `path` through `open` if that is still the file at `path`, else through a
+/// new descriptor; returns the outcome and the descriptor to keep (none after a failure, so the
+/// next sync starts afresh).
+fn sync_wal(path: &Path, open: Option<File>) -> (std::io::Result<()>, Option<File>) {
+    let attempt = || -> std::io::Result<File> {
+        let current = std::fs::metadata(path)?;
+        let file = match open {
+            Some(file)
+                if file
+                    .metadata()
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (current.dev(), current.ino())) =>
+            {
+                file
+            }
+            _ => std::fs::OpenOptions::new().write(true).open(path)?,
+        };
+        file.sync_data()?;
+        Ok(file)
+    };
+    match attempt() {
+        Ok(file) => (Ok(()), Some(file)),
+        Err(e) => (Err(e), None),
     }
 }
 
@@ -115,7 +148,7 @@ mod tests {
             waiter.await.unwrap().unwrap();
         }
         assert_eq!(sync.syncs(), 1, "one sync covered all sixteen commits");
-        assert_eq!(*sync.synced.lock().await, 16);
+        assert_eq!(sync.synced.lock().await.up_to, 16);
 
         // A commit after that sync is not covered by it: it gets a sync of its own.
         let number = sync.committed();
@@ -127,6 +160,39 @@ mod tests {
         std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
     }
 
+    /// The WAL stays open from one sync to the next (so a writeback failure seen first by
+    /// another descriptor is still reported here), and a WAL created again is opened anew.
+    #[tokio::test]
+    async fn the_wal_is_kept_open_and_reopened_when_replaced() {
+        let database = scratch("reopen");
+        let wal = database.with_file_name("db.sqlite3-wal");
+        let sync = WalSync::new(&database);
+        let inode_kept = || async {
+            let synced = sync.synced.lock().await;
+            synced.wal.as_ref().map(|f| f.metadata().unwrap().ino())
+        };
+        sync.wait(sync.committed()).await.unwrap();
+        let first = inode_kept().await.expect("the WAL is kept open");
+        assert_eq!(first, std::fs::metadata(&wal).unwrap().ino());
+        sync.wait(sync.committed()).await.unwrap();
+        assert_eq!(
+            inode_kept().await,
+            Some(first),
+            "the same descriptor syncs again"
+        );
+
+        // SQLite deletes the WAL when its last connection closes and creates it on the next
+        // open. The kept descriptor holds the old inode, so the new file has another number.
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"new frames").unwrap();
+        sync.wait(sync.committed()).await.unwrap();
+        let second = inode_kept().await.expect("the new WAL is kept open");
+        assert_ne!(second, first);
+        assert_eq!(second, std::fs::metadata(&wal).unwrap().ino());
+        assert_eq!(sync.syncs(), 3);
+        std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
+    }
+
     #[tokio::test]
     async fn a_missing_wal_is_an_error_that_says_the_write_may_not_survive() {
         let database = scratch("missing");
@@ -135,7 +201,11 @@ mod tests {
         let number = sync.committed();
         let error = sync.wait(number).await.unwrap_err().to_string();
         assert!(error.contains("may not survive a power cut"), "{error}");
-        assert_eq!(*sync.synced.lock().await, 0, "a failed sync covers nothing");
+        assert_eq!(
+            sync.synced.lock().await.up_to,
+            0,
+            "a failed sync covers nothing"
+        );
         std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
     }
 }
