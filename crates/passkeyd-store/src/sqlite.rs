@@ -277,10 +277,10 @@ const RESTART_EVERY: u64 = 3;
 /// beginning. Without that, under a steady load every checkpoint found newer frames than it
 /// had copied, the WAL was never restarted, and it grew without end (18 MB a second in the
 /// benchmark with a million passkeys; 1.9 GB after 6 s in the store test
-/// `sqlite_wal_is_reused_under_steady_writes`). The others run beside the writes, so the one
-/// that holds the turn has little left to copy; writes wait for it (it ends with an fsync of
-/// the database file), reads do not. Holding the turn every second put those waits in the
-/// sign-ins' p99 at 400 a second (4 to 6 ms instead of 2.3 to 3.5).
+/// `sqlite_wal_is_reused_under_steady_writes`). That one first copies beside the writes like
+/// the others, then again holding the turn, so it has little left to copy; writes wait for it
+/// (it ends with an fsync of the database file), reads do not. Holding the turn every second
+/// put those waits in the sign-ins' p99 at 400 a second (4 to 6 ms instead of 2.3 to 3.5).
 async fn checkpoint_regularly(
     pool: std::sync::Weak<Connections>,
     writer: Arc<tokio::sync::Mutex<()>>,
@@ -290,29 +290,33 @@ async fn checkpoint_regularly(
     for round in 1u64.. {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
-        let turn = if round % RESTART_EVERY == 0 {
-            Some(writer.lock().await)
-        } else {
-            None
-        };
-        let done = tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                .map_err(from_sqlite);
-            pool.put(conn);
-            result
-        })
-        .await;
-        drop(turn);
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds")
-            }
-            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint task failed"),
+        let mut done = checkpoint(pool.clone()).await;
+        if round % RESTART_EVERY == 0 && done.is_ok() {
+            // The pass above copied the frames of the last second beside the writes; holding
+            // the turn, this one copies only those committed while it ran, so the writes wait
+            // for a few pages and a sync instead of a second's worth.
+            let turn = writer.lock().await;
+            done = checkpoint(pool).await;
+            drop(turn);
+        }
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
         }
     }
+}
+
+/// One `PASSIVE` checkpoint on a pooled connection, on a blocking thread.
+async fn checkpoint(pool: Arc<Connections>) -> Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let conn = pool.take()?;
+        let result = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(from_sqlite);
+        pool.put(conn);
+        result
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("SQLite checkpoint task: {e}")))?
 }
 
 /// The pool: idle connections on a stack, and a semaphore that counts who may hold one. A
