@@ -4,17 +4,22 @@
 //! What may have changed an entry is checked, not guessed:
 //! - writes of apps and keys by this process empty the cache once committed, on the connection
 //!   that committed them (`SqliteStore::write_keys`), so they apply to the next request;
-//! - writes by other processes (the CLI) move the inline connection's `PRAGMA data_version`,
-//!   which empties the cache when it moved. Reading it costs a read transaction (two `fcntl`
-//!   lock calls), about what the lookup itself cost, so under load it is read at most every
-//!   [`RECHECK_AFTER`]: a key the CLI revokes beside a busy server is refused within that time,
-//!   and at once when the server is idle (the first lookup after a pause reads it).
+//! - writes by other processes (the CLI) move a marker file beside the database
+//!   (`<database>.keys-changed`: one byte appended once the write is committed), and every
+//!   lookup compares the marker's size and time with those it saw last (one `statx`, a few
+//!   microseconds): a key the CLI revokes is refused from the moment the command returns;
+//! - writes made some other way (an `sqlite3` shell) move the inline connection's
+//!   `PRAGMA data_version`, which empties the cache when it moved. Reading it costs a read
+//!   transaction (two `fcntl` lock calls), about what the lookup itself cost, so under load it
+//!   is read at most every [`RECHECK_AFTER`], and at once after a pause.
 //!
 //! Unknown keys are not kept, so guessing costs no memory.
 
 use crate::{ApiKey, App};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Keys kept at most; the cache starts again empty beyond that.
 const CAPACITY: usize = 10_000;
@@ -22,9 +27,37 @@ const CAPACITY: usize = 10_000;
 /// How long the `data_version` read last is trusted.
 pub(crate) const RECHECK_AFTER: Duration = Duration::from_millis(100);
 
+/// The marker file grows by a byte a change; past this size it starts again from one byte.
+const MARKER_MAX: u64 = 4096;
+
+/// What the marker looked like: its size and time of change, or `None` while it does not exist.
+pub(crate) type MarkerState = Option<(u64, Option<SystemTime>)>;
+
+/// The marker's state now.
+pub(crate) fn marker_state(path: &Path) -> MarkerState {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()))
+}
+
+/// Moves the marker: appends a byte (the size changes even when the clock's granularity keeps
+/// the time), starting again from one byte when it has grown to [`MARKER_MAX`].
+pub(crate) fn bump_marker(path: &Path) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if file.metadata()?.len() >= MARKER_MAX {
+        file.set_len(0)?;
+    }
+    file.write_all(b".")
+}
+
 /// The cache (behind the store's mutex).
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
+    /// The marker as last seen.
+    marker: MarkerState,
     /// The `data_version` last read, and when.
     checked: Option<(i64, Instant)>,
     /// How many times the cache was emptied: a lookup keeps its row only if this did not move
@@ -34,6 +67,14 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
+    /// Notes the marker's state; empties the cache if it changed since last seen.
+    pub(crate) fn marker(&mut self, state: MarkerState) {
+        if state != self.marker {
+            self.clear();
+            self.marker = state;
+        }
+    }
+
     /// Whether `data_version` must be read again before an entry is used.
     pub(crate) fn recheck_due(&self, now: Instant) -> bool {
         self.checked
@@ -147,5 +188,35 @@ mod tests {
             cache.put(cache.generation(), i.to_le_bytes().to_vec(), &found("k"));
         }
         assert!(cache.by_hash.len() <= CAPACITY);
+    }
+
+    #[test]
+    fn a_moved_marker_empties_the_cache_and_wraps_around() {
+        let dir = std::env::temp_dir().join(format!("passkeyd-marker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite3.keys-changed");
+        let _ = std::fs::remove_file(&path);
+        let mut cache = KeyCache::default();
+        cache.marker(marker_state(&path));
+        cache.put(cache.generation(), vec![1], &found("k1"));
+        // Looked at again, unchanged: the entry stays.
+        cache.marker(marker_state(&path));
+        assert!(cache.get(&[1]).is_some());
+        // Moved (created, then grown): emptied each time.
+        for _ in 0..2 {
+            bump_marker(&path).unwrap();
+            cache.marker(marker_state(&path));
+            assert!(cache.get(&[1]).is_none());
+            cache.put(cache.generation(), vec![1], &found("k1"));
+        }
+        // At its largest it starts again from one byte, which is a move too.
+        std::fs::write(&path, vec![b'.'; MARKER_MAX as usize]).unwrap();
+        cache.marker(marker_state(&path));
+        cache.put(cache.generation(), vec![1], &found("k1"));
+        bump_marker(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1);
+        cache.marker(marker_state(&path));
+        assert!(cache.get(&[1]).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -184,12 +184,36 @@ impl SqliteStore {
         T: Send + 'static,
     {
         let keys = self.keys.clone();
-        self.write(durability, move |c| {
-            let result = f(c);
-            lock(&keys).clear();
-            result
-        })
-        .await
+        let result = self
+            .write(durability, move |c| {
+                let result = f(c);
+                lock(&keys).clear();
+                result
+            })
+            .await?;
+        // A serving process has just emptied its own cache; any other (the CLI) tells the
+        // server through the marker, once its write is committed (and durable if it must be).
+        if !self.serving() {
+            if let Err(e) = crate::key_cache::bump_marker(&self.keys_marker()) {
+                tracing::warn!(error = %e, "cannot move the API-key marker; a serving passkeyd sees this change within 0.1 s");
+            }
+        }
+        Ok(result)
+    }
+
+    /// Whether this handle serves (holds the data directory's serve-lock).
+    fn serving(&self) -> bool {
+        self.server_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// The file other processes move after they changed an app or a key (see `key_cache.rs`).
+    fn keys_marker(&self) -> PathBuf {
+        let mut name = self.pool.path.clone().into_os_string();
+        name.push(".keys-changed");
+        PathBuf::from(name)
     }
 
     /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors: for writes,
@@ -895,9 +919,11 @@ impl Store for SqliteStore {
     async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
         let keys = &self.keys;
         let now = std::time::Instant::now();
+        let marker = crate::key_cache::marker_state(&self.keys_marker());
         {
             // A hit needs no connection (the inline one is shared by every request).
-            let cache = lock(keys);
+            let mut cache = lock(keys);
+            cache.marker(marker);
             if !cache.recheck_due(now) {
                 if let Some(hit) = cache.get(hash) {
                     return Ok(Some(hit));

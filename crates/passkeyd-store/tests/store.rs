@@ -1568,6 +1568,52 @@ async fn sqlite_new_file_opened_at_once_by_many() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The command line changes keys and apps beside a busy server: the server's next lookup sees
+/// each change, however recently it read the database's version (it used to trust that read
+/// for 0.1 s, and let a key the CLI had just revoked through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_key_changes_by_another_process_apply_at_once() {
+    on_sqlite(key_changes_elsewhere).await;
+}
+
+async fn key_changes_elsewhere(db: Db) {
+    let server = db.open().await;
+    server.claim_for_server().await.unwrap();
+    server.create_app(&app("a", 1)).await.unwrap();
+    let k1 = key("a", "k1", 1);
+    server.create_api_key(&k1).await.unwrap();
+    let lookup = || async {
+        server
+            .find_api_key_with_app(&k1.hash)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let cli = db.open().await;
+    for round in 0..3 {
+        // Warm: the key is cached and the database's version was read just now.
+        for _ in 0..3 {
+            assert_eq!(lookup().await.0.revoked_at, None);
+        }
+        let at = 100 + round;
+        assert!(cli.revoke_api_key("a", "k1", at).await.unwrap());
+        assert_eq!(lookup().await.0.revoked_at, Some(at), "round {round}");
+        db.exec("UPDATE api_keys SET revoked_at = NULL WHERE id = 'k1'")
+            .await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let renamed = App {
+        name: "Renamed".into(),
+        updated_at: 70,
+        ..app("a", 1)
+    };
+    assert_eq!(lookup().await.1, app("a", 1));
+    assert!(cli.update_app(&renamed).await.unwrap());
+    assert_eq!(lookup().await.1, renamed);
+    assert!(cli.delete_app("a").await.unwrap());
+    assert_eq!(server.find_api_key_with_app(&k1.hash).await.unwrap(), None);
+}
+
 /// Another process holding SQLite's write lock (the CLI in a long transaction) holds up the
 /// server's writes, never its reads, and the writes go through once the lock is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
