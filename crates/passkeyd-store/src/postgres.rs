@@ -16,7 +16,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 /// Connections kept open per instance.
@@ -149,35 +149,40 @@ async fn insert_passkey_row(
         )
         .await
         .map_err(from_pg)?;
-    tx.execute(
-        &insert,
-        &[
-            &p.id,
-            &p.app_id,
-            &p.user_id,
-            &p.name,
-            &p.generated_name,
-            &p.credential_id,
-            &p.public_key,
-            &p.alg,
-            &p.aaguid,
-            &transports,
-            &p.backup_eligible,
-            &p.backup_state,
-            &p.user_verified,
-            &p.discoverable,
-            &p.attachment,
-            &p.attestation_format,
-            &p.attestation_type,
-            &p.sign_count,
-            &p.created_at,
-            &p.updated_at,
-            &p.last_used_at,
-        ],
-    )
-    .await
-    .map_err(from_pg)?;
+    tx.execute(&insert, &passkey_row(p, &transports))
+        .await
+        .map_err(from_pg)?;
     Ok(())
+}
+
+/// A passkey's columns as parameters, in the order of the insert and of the bulk COPY.
+fn passkey_row<'a>(
+    p: &'a Passkey,
+    transports: &'a (dyn ToSql + Sync),
+) -> [&'a (dyn ToSql + Sync); 21] {
+    [
+        &p.id,
+        &p.app_id,
+        &p.user_id,
+        &p.name,
+        &p.generated_name,
+        &p.credential_id,
+        &p.public_key,
+        &p.alg,
+        &p.aaguid,
+        transports,
+        &p.backup_eligible,
+        &p.backup_state,
+        &p.user_verified,
+        &p.discoverable,
+        &p.attachment,
+        &p.attestation_format,
+        &p.attestation_type,
+        &p.sign_count,
+        &p.created_at,
+        &p.updated_at,
+        &p.last_used_at,
+    ]
 }
 
 /// Maps a PostgreSQL error to a store error: unique violations (23505) become `Conflict` and
@@ -1152,29 +1157,7 @@ impl Store for PostgresStore {
                 .map_err(|e| StoreError::Backend(format!("encoding transports: {e}")))?;
             writer
                 .as_mut()
-                .write(&[
-                    &p.id,
-                    &p.app_id,
-                    &p.user_id,
-                    &p.name,
-                    &p.generated_name,
-                    &p.credential_id,
-                    &p.public_key,
-                    &p.alg,
-                    &p.aaguid,
-                    &transports,
-                    &p.backup_eligible,
-                    &p.backup_state,
-                    &p.user_verified,
-                    &p.discoverable,
-                    &p.attachment,
-                    &p.attestation_format,
-                    &p.attestation_type,
-                    &p.sign_count,
-                    &p.created_at,
-                    &p.updated_at,
-                    &p.last_used_at,
-                ])
+                .write(&passkey_row(p, &transports))
                 .await
                 .map_err(from_pg)?;
         }
