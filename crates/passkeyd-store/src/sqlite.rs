@@ -50,6 +50,10 @@ pub struct SqliteStore {
     inline: Arc<Mutex<Option<Connection>>>,
     /// API keys with their apps, for the lookup of every API request (see `key_cache.rs`).
     keys: Arc<Mutex<KeyCache>>,
+    /// The file other processes move after they changed an app or a key (`key_cache.rs`):
+    /// `<database>.keys-changed`, beside the real file if the path is a symlink, so that every
+    /// spelling of the path finds the same one.
+    keys_marker: Arc<PathBuf>,
     /// Group commit of durable writes (see `wal_sync.rs`), when the database is in WAL mode.
     wal_sync: Option<Arc<WalSync>>,
     /// The lock file held while this handle serves (see [`Store::claim_for_server`]).
@@ -100,6 +104,7 @@ impl SqliteStore {
             pending: Arc::new(Pending::default()),
             inline: Arc::new(Mutex::new(None)),
             keys: Arc::new(Mutex::new(KeyCache::default())),
+            keys_marker: Arc::new(PathBuf::new()),
             wal_sync: None,
             server_lock: Arc::new(Mutex::new(None)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
@@ -115,13 +120,15 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
+        let real = std::fs::canonicalize(path)
+            .map_err(|e| StoreError::Backend(format!("cannot resolve {}: {e}", path.display())))?;
         if wal {
             // SQLite puts the WAL beside the file a symlink points to; so must the sync.
-            let real = std::fs::canonicalize(path).map_err(|e| {
-                StoreError::Backend(format!("cannot resolve {}: {e}", path.display()))
-            })?;
             store.wal_sync = Some(Arc::new(WalSync::new(&real)));
         }
+        let mut marker = real.into_os_string();
+        marker.push(".keys-changed");
+        store.keys_marker = Arc::new(PathBuf::from(marker));
         Ok(store)
     }
 
@@ -190,15 +197,17 @@ impl SqliteStore {
                 lock(&keys).clear();
                 result
             })
-            .await?;
+            .await;
         // A serving process has just emptied its own cache; any other (the CLI) tells the
-        // server through the marker, once its write is committed (and durable if it must be).
+        // server through the marker once the write returns, failed or not: a write whose sync
+        // failed was committed all the same, and a marker moved for nothing only empties the
+        // server's cache once.
         if !self.serving() {
-            if let Err(e) = crate::key_cache::bump_marker(&self.keys_marker()) {
+            if let Err(e) = crate::key_cache::bump_marker(&self.keys_marker) {
                 tracing::warn!(error = %e, "cannot move the API-key marker; a serving passkeyd sees this change within 0.1 s");
             }
         }
-        Ok(result)
+        result
     }
 
     /// Whether this handle serves (holds the data directory's serve-lock).
@@ -207,13 +216,6 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some()
-    }
-
-    /// The file other processes move after they changed an app or a key (see `key_cache.rs`).
-    fn keys_marker(&self) -> PathBuf {
-        let mut name = self.pool.path.clone().into_os_string();
-        name.push(".keys-changed");
-        PathBuf::from(name)
     }
 
     /// Runs `f` on a pooled connection, on a blocking thread, and maps its errors: for writes,
@@ -920,7 +922,7 @@ impl Store for SqliteStore {
     async fn find_api_key_with_app(&self, hash: &[u8]) -> Result<Option<(ApiKey, App)>> {
         let keys = &self.keys;
         let now = std::time::Instant::now();
-        let marker = crate::key_cache::marker_state(&self.keys_marker());
+        let marker = crate::key_cache::marker_state(&self.keys_marker);
         {
             // A hit needs no connection (the inline one is shared by every request).
             let mut cache = lock(keys);

@@ -1614,6 +1614,44 @@ async fn key_changes_elsewhere(db: Db) {
     assert_eq!(server.find_api_key_with_app(&k1.hash).await.unwrap(), None);
 }
 
+/// The command line may name the database through a symlink the server does not use (or the
+/// other way round): both find the same key-change marker, beside the real file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_key_changes_through_a_symlink_reach_the_server() {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    let real = dir.join("real").join("db.sqlite3");
+    let link = dir.join("link.sqlite3");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let server = passkeyd_store::open(&format!("sqlite:{}", real.display()))
+        .await
+        .unwrap();
+    server.claim_for_server().await.unwrap();
+    server.create_app(&app("a", 1)).await.unwrap();
+    let k1 = key("a", "k1", 1);
+    server.create_api_key(&k1).await.unwrap();
+    for _ in 0..3 {
+        let (found, _) = server
+            .find_api_key_with_app(&k1.hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.revoked_at, None);
+    }
+    let cli = passkeyd_store::open(&format!("sqlite:{}", link.display()))
+        .await
+        .unwrap();
+    assert!(cli.revoke_api_key("a", "k1", 5).await.unwrap());
+    let (found, _) = server
+        .find_api_key_with_app(&k1.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.revoked_at, Some(5));
+    drop((server, cli));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Another process holding SQLite's write lock (the CLI in a long transaction) holds up the
 /// server's writes, never its reads, and the writes go through once the lock is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
