@@ -643,12 +643,14 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_passkey(&self, app_id: &str, id: &str) -> Result<bool>;
     /// Deletes all of a user's passkeys; how many there were.
     async fn delete_user_passkeys(&self, app_id: &str, user_id: &str) -> Result<u64>;
-    /// Writes back a sign-in to the passkey with this credential id; false if it is gone. By
-    /// credential id, not passkey id: the sign-in has just found the passkey through that index,
-    /// so the write finds its pages in the cache.
+    /// Writes back a sign-in to passkey `id`, found by its credential id; false if it is gone
+    /// (a passkey deleted and registered again with the same credential id is another passkey).
+    /// Through the credential id's index: the sign-in has just found the passkey that way, so
+    /// the write finds its pages in the cache.
     async fn record_passkey_use(
         &self,
         app_id: &str,
+        id: &str,
         credential_id: &[u8],
         used: PasskeyUse,
     ) -> Result<bool>;

@@ -1030,6 +1030,7 @@ impl Store for PostgresStore {
     async fn record_passkey_use(
         &self,
         app_id: &str,
+        id: &str,
         credential_id: &[u8],
         used: PasskeyUse,
     ) -> Result<bool> {
@@ -1042,13 +1043,14 @@ impl Store for PostgresStore {
                      backup_state = $4,
                      last_used_at = GREATEST(last_used_at, $5),
                      updated_at = GREATEST(updated_at, $5)
-                 WHERE app_id = $1 AND credential_id = $2",
+                 WHERE app_id = $1 AND credential_id = $2 AND id = $6",
                 &[
                     &app_id,
                     &credential_id,
                     &used.sign_count,
                     &used.backup_state,
                     &used.now,
+                    &id,
                 ],
             )
             .await?;

@@ -1326,10 +1326,12 @@ impl Store for SqliteStore {
     async fn record_passkey_use(
         &self,
         app_id: &str,
+        id: &str,
         credential_id: &[u8],
         used: PasskeyUse,
     ) -> Result<bool> {
-        let (app_id, credential_id) = (app_id.to_owned(), credential_id.to_vec());
+        let (app_id, id, credential_id) =
+            (app_id.to_owned(), id.to_owned(), credential_id.to_vec());
         self.write(Durability::Relaxed, move |c| {
             // MAX keeps the counter and the times from moving back when sign-ins race.
             let changed = c
@@ -1339,14 +1341,15 @@ impl Store for SqliteStore {
                          backup_state = ?4,
                          last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
                          updated_at = MAX(updated_at, ?5)
-                     WHERE app_id = ?1 AND credential_id = ?2",
+                     WHERE app_id = ?1 AND credential_id = ?2 AND +id = ?6",
                 )?
                 .execute(params![
                     app_id,
                     credential_id,
                     used.sign_count,
                     used.backup_state,
-                    used.now
+                    used.now,
+                    id
                 ])?;
             Ok(changed > 0)
         })

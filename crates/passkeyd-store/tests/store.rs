@@ -908,7 +908,7 @@ async fn passkeys(db: Db) {
         now: 7_000,
     };
     assert!(store
-        .record_passkey_use("a", b"cred-p3", used)
+        .record_passkey_use("a", "p3", b"cred-p3", used)
         .await
         .unwrap());
     let p3_used = store.get_passkey("a", "p3").await.unwrap().unwrap();
@@ -923,9 +923,23 @@ async fn passkeys(db: Db) {
         }
     );
     assert!(!store
-        .record_passkey_use("a", b"cred-missing", used)
+        .record_passkey_use("a", "missing", b"cred-missing", used)
         .await
         .unwrap());
+    // The credential id of p3 under another passkey's id (p3 deleted and its credential
+    // registered again while a sign-in ran): nothing is written.
+    let later = PasskeyUse {
+        sign_count: 99,
+        ..used
+    };
+    assert!(!store
+        .record_passkey_use("a", "p3-again", b"cred-p3", later)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_passkey("a", "p3").await.unwrap().unwrap(),
+        p3_used
+    );
 
     // Deleting one, then all of a user's.
     assert!(store.delete_passkey("a", "p3").await.unwrap());
@@ -955,7 +969,7 @@ async fn passkey_sign_count_never_decreases(db: Db) {
                 now,
             };
             assert!(store
-                .record_passkey_use("a", b"cred-p1", used)
+                .record_passkey_use("a", "p1", b"cred-p1", used)
                 .await
                 .unwrap());
             store.get_passkey("a", "p1").await.unwrap().unwrap()
@@ -1312,7 +1326,10 @@ async fn other_apps_rows_are_unreachable(db: Db) {
         backup_state: true,
         now: 9,
     };
-    assert!(!store.record_passkey_use(b, b"cred-p1", used).await.unwrap());
+    assert!(!store
+        .record_passkey_use(b, "p1", b"cred-p1", used)
+        .await
+        .unwrap());
     assert_eq!(store.take_ceremony(b, "c1").await.unwrap(), None);
 
     // Nothing was changed through the other app.

@@ -692,7 +692,7 @@ impl Service {
         };
         if !self
             .store
-            .record_passkey_use(&app.id, &passkey.credential_id, used)
+            .record_passkey_use(&app.id, &passkey.id, &passkey.credential_id, used)
             .await?
         {
             return Err(ApiError::new(
