@@ -15,13 +15,21 @@
 //! (in a checkpoint's sync) still fails the next group sync here, and the writes it covers are
 //! not reported durable. A description opened afterwards would not be told. Before each sync the
 //! path is checked to still name the open file; if SQLite deleted the WAL and created it again
-//! (it does when the last connection closes), the new one is opened.
+//! (it does when the last connection closes), the new one is opened. The sync itself keeps the
+//! descriptor, so a waiter dropped while it runs (a client that went away) loses nothing.
+//!
+//! A failed fsync is final: the kernel may have dropped the pages it could not write, reports
+//! that to each descriptor once, and SQLite's recovery after a crash stops at the first frame
+//! missing from the WAL, so writes committed after the lost ones would not survive either. From
+//! then on every durable write is refused (its change is committed but not known to be on
+//! disk) until passkeyd is restarted, as PostgreSQL does after a failed fsync.
 
 use crate::{Result, StoreError};
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// The WAL file of one database and what of it is known to be on disk.
@@ -30,17 +38,23 @@ pub(crate) struct WalSync {
     wal: PathBuf,
     /// Durable commits made so far; a commit's number is this counter just after it.
     committed: AtomicU64,
-    /// The highest commit number known to be synced, and the open WAL. Held while a sync runs,
-    /// so one runs at a time and the writers waiting behind it queue here in order.
-    synced: Mutex<Synced>,
+    /// The highest commit number known to be synced. Held while a sync runs, so one runs at a
+    /// time and the writers waiting behind it queue here in order.
+    synced: Mutex<u64>,
+    /// The WAL, kept open between syncs; taken and put back by the blocking sync itself.
+    open: Arc<std::sync::Mutex<Option<File>>>,
+    /// An fsync of the WAL failed: durable writes are refused from then on.
+    failed: Arc<AtomicBool>,
     /// fsyncs done (for the tests, and for anyone reading a debugger).
     syncs: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Synced {
-    up_to: u64,
-    wal: Option<File>,
+/// Why a sync did not happen: the WAL could not be found or opened (nothing was synced; the
+/// next sync tries again), or its fsync failed (final, see the module's documentation).
+#[derive(Debug)]
+enum SyncError {
+    Open(std::io::Error),
+    Sync(std::io::Error),
 }
 
 impl WalSync {
@@ -51,7 +65,9 @@ impl WalSync {
         WalSync {
             wal: PathBuf::from(wal),
             committed: AtomicU64::new(0),
-            synced: Mutex::new(Synced::default()),
+            synced: Mutex::new(0),
+            open: Arc::new(std::sync::Mutex::new(None)),
+            failed: Arc::new(AtomicBool::new(false)),
             syncs: AtomicU64::new(0),
         }
     }
@@ -66,23 +82,40 @@ impl WalSync {
     /// after syncing the WAL (for every commit made so far) on a blocking thread.
     pub(crate) async fn wait(&self, number: u64) -> Result<()> {
         let mut synced = self.synced.lock().await;
-        if synced.up_to >= number {
+        if *synced >= number {
             return Ok(());
         }
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(format!(
+                "an earlier fsync of {} failed, so writes since are not known to be on disk; \
+                 durable writes are refused until passkeyd is restarted",
+                self.wal.display()
+            )));
+        }
         let covers = self.committed.load(Ordering::SeqCst);
-        let (path, open) = (self.wal.clone(), synced.wal.take());
-        let (result, kept) = tokio::task::spawn_blocking(move || sync_wal(&path, open))
-            .await
-            .map_err(|e| StoreError::Backend(format!("SQLite sync task: {e}")))?;
-        synced.wal = kept;
-        result.map_err(|e| {
+        let (path, open, failed) = (self.wal.clone(), self.open.clone(), self.failed.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut kept = open.lock().unwrap_or_else(|p| p.into_inner());
+            let (result, file) = sync_wal(&path, kept.take());
+            *kept = file;
+            if matches!(result, Err(SyncError::Sync(_))) {
+                failed.store(true, Ordering::SeqCst);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite sync task: {e}")))?
+        .map_err(|e| {
+            let e = match e {
+                SyncError::Open(e) | SyncError::Sync(e) => e,
+            };
             StoreError::Backend(format!(
                 "cannot sync {} (the write was made but may not survive a power cut): {e}",
                 self.wal.display()
             ))
         })?;
         self.syncs.fetch_add(1, Ordering::Relaxed);
-        synced.up_to = covers;
+        *synced = covers;
         Ok(())
     }
 
@@ -93,11 +126,10 @@ impl WalSync {
 }
 
 /// Syncs the WAL at `path` through `open` if that is still the file at `path`, else through a
-/// new descriptor; returns the outcome and the descriptor to keep (none after a failure, so the
-/// next sync starts afresh).
-fn sync_wal(path: &Path, open: Option<File>) -> (std::io::Result<()>, Option<File>) {
-    let attempt = || -> std::io::Result<File> {
-        let current = std::fs::metadata(path)?;
+/// new descriptor; returns the outcome and the descriptor to keep (none after a failure).
+fn sync_wal(path: &Path, open: Option<File>) -> (Result<(), SyncError>, Option<File>) {
+    let attempt = || -> Result<File, SyncError> {
+        let current = std::fs::metadata(path).map_err(SyncError::Open)?;
         let file = match open {
             Some(file)
                 if file
@@ -106,9 +138,12 @@ fn sync_wal(path: &Path, open: Option<File>) -> (std::io::Result<()>, Option<Fil
             {
                 file
             }
-            _ => std::fs::OpenOptions::new().write(true).open(path)?,
+            _ => std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(SyncError::Open)?,
         };
-        file.sync_data()?;
+        file.sync_data().map_err(SyncError::Sync)?;
         Ok(file)
     };
     match attempt() {
@@ -148,7 +183,7 @@ mod tests {
             waiter.await.unwrap().unwrap();
         }
         assert_eq!(sync.syncs(), 1, "one sync covered all sixteen commits");
-        assert_eq!(sync.synced.lock().await.up_to, 16);
+        assert_eq!(*sync.synced.lock().await, 16);
 
         // A commit after that sync is not covered by it: it gets a sync of its own.
         let number = sync.committed();
@@ -168,8 +203,9 @@ mod tests {
         let wal = database.with_file_name("db.sqlite3-wal");
         let sync = WalSync::new(&database);
         let inode_kept = || async {
-            let synced = sync.synced.lock().await;
-            synced.wal.as_ref().map(|f| f.metadata().unwrap().ino())
+            let _turn = sync.synced.lock().await;
+            let open = sync.open.lock().unwrap();
+            open.as_ref().map(|f| f.metadata().unwrap().ino())
         };
         sync.wait(sync.committed()).await.unwrap();
         let first = inode_kept().await.expect("the WAL is kept open");
@@ -201,11 +237,32 @@ mod tests {
         let number = sync.committed();
         let error = sync.wait(number).await.unwrap_err().to_string();
         assert!(error.contains("may not survive a power cut"), "{error}");
-        assert_eq!(
-            sync.synced.lock().await.up_to,
-            0,
-            "a failed sync covers nothing"
+        assert_eq!(*sync.synced.lock().await, 0, "a failed sync covers nothing");
+        // A WAL that could not be opened is not a failed fsync: once it is there, syncs go on.
+        std::fs::write(database.with_file_name("db.sqlite3-wal"), b"frames").unwrap();
+        sync.wait(number).await.unwrap();
+        std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
+    }
+
+    /// After a failed fsync, a durable write not covered by an earlier sync is refused, with a
+    /// message that says why; what an earlier sync covered stays acknowledged.
+    #[tokio::test]
+    async fn after_a_failed_fsync_durable_writes_are_refused() {
+        let database = scratch("failed");
+        let sync = WalSync::new(&database);
+        let covered = sync.committed();
+        sync.wait(covered).await.unwrap();
+        // What the blocking sync sets when `sync_data` fails (a disk error cannot be caused
+        // from a test without a faulty device).
+        sync.failed.store(true, Ordering::SeqCst);
+        let next = sync.committed();
+        let error = sync.wait(next).await.unwrap_err().to_string();
+        assert!(
+            error.contains("refused until passkeyd is restarted"),
+            "{error}"
         );
+        assert_eq!(sync.syncs(), 1, "no sync was attempted after the failure");
+        sync.wait(covered).await.unwrap();
         std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
     }
 }
