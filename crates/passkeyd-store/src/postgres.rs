@@ -155,6 +155,20 @@ async fn insert_passkey_row(
     Ok(())
 }
 
+/// A user's columns as parameters, in the order of `user_columns!`.
+fn user_row(u: &User) -> [&(dyn ToSql + Sync); 8] {
+    [
+        &u.id,
+        &u.app_id,
+        &u.external_id,
+        &u.handle,
+        &u.username,
+        &u.display_name,
+        &u.created_at,
+        &u.updated_at,
+    ]
+}
+
 /// A passkey's columns as parameters, in the order of the insert and of the bulk COPY.
 fn passkey_row<'a>(
     p: &'a Passkey,
@@ -867,21 +881,7 @@ impl Store for PostgresStore {
             ))
             .await
             .map_err(from_pg)?;
-        tx.execute(
-            &insert,
-            &[
-                &u.id,
-                &u.app_id,
-                &u.external_id,
-                &u.handle,
-                &u.username,
-                &u.display_name,
-                &u.created_at,
-                &u.updated_at,
-            ],
-        )
-        .await
-        .map_err(from_pg)?;
+        tx.execute(&insert, &user_row(u)).await.map_err(from_pg)?;
         insert_passkey_row(&tx, p, &transports).await?;
         tx.commit().await.map_err(from_pg)
     }
@@ -1102,20 +1102,7 @@ impl Store for PostgresStore {
             ],
         ));
         for u in users {
-            writer
-                .as_mut()
-                .write(&[
-                    &u.id,
-                    &u.app_id,
-                    &u.external_id,
-                    &u.handle,
-                    &u.username,
-                    &u.display_name,
-                    &u.created_at,
-                    &u.updated_at,
-                ])
-                .await
-                .map_err(from_pg)?;
+            writer.as_mut().write(&user_row(u)).await.map_err(from_pg)?;
         }
         writer.as_mut().finish().await.map_err(from_pg)?;
         let sink = tx
