@@ -51,8 +51,7 @@ pub struct SqliteStore {
     /// API keys with their apps, for the lookup of every API request (see `key_cache.rs`).
     keys: Arc<Mutex<KeyCache>>,
     /// The file other processes move after they changed an app or a key (`key_cache.rs`):
-    /// `<database>.keys-changed`, beside the real file if the path is a symlink, so that every
-    /// spelling of the path finds the same one.
+    /// `<database>.keys-changed`, beside the real file if the path is a symlink.
     keys_marker: Arc<PathBuf>,
     /// Group commit of durable writes (see `wal_sync.rs`), when the database is in WAL mode.
     wal_sync: Option<Arc<WalSync>>,
@@ -99,37 +98,33 @@ impl SqliteStore {
             free: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(POOL_SIZE)),
         });
-        let mut store = Self {
-            pool,
-            pending: Arc::new(Pending::default()),
-            inline: Arc::new(Mutex::new(None)),
-            keys: Arc::new(Mutex::new(KeyCache::default())),
-            keys_marker: Arc::new(PathBuf::new()),
-            wal_sync: None,
-            server_lock: Arc::new(Mutex::new(None)),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
-        };
-        let pool = store.pool.clone();
+        let migrating = pool.clone();
         let shown = path.display().to_string();
         let wal = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.take()?;
+            let mut conn = migrating.take()?;
             let result = switch_to_wal(&conn, &shown)
                 .and_then(|wal| migrate::run_sqlite(&mut conn).map(|()| wal));
-            pool.put(conn);
+            migrating.put(conn);
             result
         })
         .await
         .map_err(|e| StoreError::Backend(format!("SQLite migration task: {e}")))??;
+        // SQLite keeps the WAL beside the file a symlink points to: the sync must find it there,
+        // and every spelling of the path must find the same key-change marker.
         let real = std::fs::canonicalize(path)
             .map_err(|e| StoreError::Backend(format!("cannot resolve {}: {e}", path.display())))?;
-        if wal {
-            // SQLite puts the WAL beside the file a symlink points to; so must the sync.
-            store.wal_sync = Some(Arc::new(WalSync::new(&real)));
-        }
-        let mut marker = real.into_os_string();
+        let mut marker = real.clone().into_os_string();
         marker.push(".keys-changed");
-        store.keys_marker = Arc::new(PathBuf::from(marker));
-        Ok(store)
+        Ok(Self {
+            pool,
+            pending: Arc::new(Pending::default()),
+            inline: Arc::new(Mutex::new(None)),
+            keys: Arc::new(Mutex::new(KeyCache::default())),
+            keys_marker: Arc::new(PathBuf::from(marker)),
+            wal_sync: wal.then(|| Arc::new(WalSync::new(&real))),
+            server_lock: Arc::new(Mutex::new(None)),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Runs a write: one at a time within this process, at the durability it needs. Relaxed
@@ -316,25 +311,21 @@ async fn checkpoint_regularly(
     for round in 1u64.. {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
-        let mut done = checkpoint(pool.clone()).await;
+        checkpoint(pool.clone()).await;
         // Even when the pass above failed: a WAL that is never started over grows without end.
         if round % RESTART_EVERY == 0 {
             // The pass above copied the frames of the last second beside the writes; holding
             // the turn, this one copies only those committed while it ran, so the writes wait
             // for a few pages and a sync instead of a second's worth.
-            let turn = writer.lock().await;
-            done = checkpoint(pool).await;
-            drop(turn);
-        }
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+            let _turn = writer.lock().await;
+            checkpoint(pool).await;
         }
     }
 }
 
-/// One `PASSIVE` checkpoint on a pooled connection, on a blocking thread.
-async fn checkpoint(pool: Arc<Connections>) -> Result<()> {
-    tokio::task::spawn_blocking(move || {
+/// One `PASSIVE` checkpoint on a pooled connection, on a blocking thread; a failure is logged.
+async fn checkpoint(pool: Arc<Connections>) {
+    let done = tokio::task::spawn_blocking(move || {
         let conn = pool.take()?;
         let result = conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -343,7 +334,11 @@ async fn checkpoint(pool: Arc<Connections>) -> Result<()> {
         result
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("SQLite checkpoint task: {e}")))?
+    .map_err(|e| StoreError::Backend(format!("SQLite checkpoint task: {e}")))
+    .and_then(|r| r);
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+    }
 }
 
 /// The pool: idle connections on a stack, and a semaphore that counts who may hold one. A
