@@ -95,9 +95,7 @@ impl WalSync {
         let covers = self.committed.load(Ordering::SeqCst);
         let (path, open, failed) = (self.wal.clone(), self.open.clone(), self.failed.clone());
         tokio::task::spawn_blocking(move || {
-            let mut kept = open.lock().unwrap_or_else(|p| p.into_inner());
-            let (result, file) = sync_wal(&path, kept.take());
-            *kept = file;
+            let result = sync_wal(&path, &mut open.lock().unwrap_or_else(|p| p.into_inner()));
             if matches!(result, Err(SyncError::Sync(_))) {
                 failed.store(true, Ordering::SeqCst);
             }
@@ -125,31 +123,27 @@ impl WalSync {
     }
 }
 
-/// Syncs the WAL at `path` through `open` if that is still the file at `path`, else through a
-/// new descriptor; returns the outcome and the descriptor to keep (none after a failure).
-fn sync_wal(path: &Path, open: Option<File>) -> (Result<(), SyncError>, Option<File>) {
-    let attempt = || -> Result<File, SyncError> {
-        let current = std::fs::metadata(path).map_err(SyncError::Open)?;
-        let file = match open {
-            Some(file)
-                if file
-                    .metadata()
-                    .is_ok_and(|m| (m.dev(), m.ino()) == (current.dev(), current.ino())) =>
-            {
-                file
-            }
-            _ => std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(SyncError::Open)?,
-        };
-        file.sync_data().map_err(SyncError::Sync)?;
-        Ok(file)
+/// Syncs the WAL at `path` through the descriptor in `kept` if that is still the file at
+/// `path`, else through a new one, which is kept in its place; after a failure none is kept.
+fn sync_wal(path: &Path, kept: &mut Option<File>) -> Result<(), SyncError> {
+    let open = kept.take();
+    let current = std::fs::metadata(path).map_err(SyncError::Open)?;
+    let file = match open {
+        Some(file)
+            if file
+                .metadata()
+                .is_ok_and(|m| (m.dev(), m.ino()) == (current.dev(), current.ino())) =>
+        {
+            file
+        }
+        _ => std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(SyncError::Open)?,
     };
-    match attempt() {
-        Ok(file) => (Ok(()), Some(file)),
-        Err(e) => (Err(e), None),
-    }
+    file.sync_data().map_err(SyncError::Sync)?;
+    *kept = Some(file);
+    Ok(())
 }
 
 #[cfg(test)]
