@@ -5,7 +5,9 @@
 use crate::audit::Event;
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::secrets;
-use crate::service::{check_external_id, check_text, now_ms, Service};
+use crate::service::{
+    check_external_id, check_text, check_user_names, new_user_identity, now_ms, Service,
+};
 use crate::settings::{AppContext, BackupPolicy};
 use crate::views::{PasskeyView, UserView};
 use passkeyd_core::b64;
@@ -338,19 +340,14 @@ impl Service {
                 Ok((user, passkeys, false))
             }
             None => {
-                if let Some(u) = &req.username {
-                    check_text("username", u, 256)?;
-                }
-                if let Some(d) = &req.display_name {
-                    check_text("display_name", d, 256)?;
-                }
+                check_user_names(req.username.as_deref(), req.display_name.as_deref())?;
+                let (id, handle) = new_user_identity()?;
                 let now = now_ms();
                 let user = User {
-                    id: secrets::new_id("usr")?,
+                    id,
                     app_id: app.id.clone(),
                     external_id: req.external_id.clone(),
-                    // Random, never the external id: authenticators may show or leak it.
-                    handle: secrets::random_bytes(32)?,
+                    handle,
                     username: req.username.clone(),
                     display_name: req.display_name.clone(),
                     created_at: now,

@@ -34,6 +34,26 @@ pub fn now_ms() -> Millis {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Checks a user's names as the API accepts them.
+pub(crate) fn check_user_names(
+    username: Option<&str>,
+    display_name: Option<&str>,
+) -> ApiResult<()> {
+    if let Some(u) = username {
+        check_text("username", u, 256)?;
+    }
+    if let Some(d) = display_name {
+        check_text("display_name", d, 256)?;
+    }
+    Ok(())
+}
+
+/// A new user's internal id and WebAuthn user handle. The handle is random, never the
+/// external id: authenticators may show or leak it.
+pub(crate) fn new_user_identity() -> ApiResult<(String, Vec<u8>)> {
+    Ok((secrets::new_id("usr")?, secrets::random_bytes(32)?))
+}
+
 /// Checks a caller-supplied text field: trimmed length within `1..=max`, no control characters.
 pub fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.trim().is_empty() {
@@ -171,20 +191,15 @@ impl Service {
         durable: bool,
     ) -> ApiResult<(User, bool)> {
         check_external_id(external_id)?;
-        if let Some(u) = username {
-            check_text("username", u, 256)?;
-        }
-        if let Some(d) = display_name {
-            check_text("display_name", d, 256)?;
-        }
+        check_user_names(username, display_name)?;
+        let (new_id, new_handle) = new_user_identity()?;
         let upsert = UserUpsert {
             app_id: app.id.clone(),
             external_id: external_id.to_owned(),
             username: username.map(str::to_owned),
             display_name: display_name.map(str::to_owned),
-            new_id: secrets::new_id("usr")?,
-            // The user handle is random, never the external id: authenticators may show or leak it.
-            new_handle: secrets::random_bytes(32)?,
+            new_id,
+            new_handle,
             now: now_ms(),
             durable,
         };
