@@ -353,14 +353,11 @@ const PARSED_APPS: usize = 1024;
 impl AppContexts {
     /// The context of a stored app: the cached one if `app` is the row it was parsed from.
     pub fn get(&self, app: &App) -> ApiResult<AppContext> {
-        let lock = || self.parsed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((row, context)) = lock().get(&app.id) {
-            if row == app {
-                return Ok(context.clone());
-            }
+        if let Some(context) = self.cached(app) {
+            return Ok(context);
         }
         let context = AppContext::from_app(app)?;
-        let mut parsed = lock();
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
         if parsed.len() >= PARSED_APPS {
             parsed.clear();
         }
@@ -372,16 +369,19 @@ impl AppContexts {
     /// make run over every app (the `/v1/me` preflights), so that with more apps than the cache
     /// holds they cannot keep emptying it for the API's requests.
     pub fn peek(&self, app: &App) -> ApiResult<AppContext> {
-        let cached = self
-            .parsed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&app.id)
-            .and_then(|(row, context)| (row == app).then(|| context.clone()));
-        match cached {
+        match self.cached(app) {
             Some(context) => Ok(context),
             None => AppContext::from_app(app),
         }
+    }
+
+    /// The cached context of `app`, if it was parsed from this very row.
+    fn cached(&self, app: &App) -> Option<AppContext> {
+        self.parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&app.id)
+            .and_then(|(row, context)| (row == app).then(|| context.clone()))
     }
 }
 
