@@ -1537,17 +1537,30 @@ async fn server_checkpoints(db: Db) {
     assert!(size() >= 3_000_000, "database file is {} bytes", size());
 }
 
+/// A scratch directory where `real/db.sqlite3` is also reached through the symlink
+/// `link.sqlite3`: (the directory, the real path, the link). The first open makes the file.
+fn symlinked_database() -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(unique_name());
+    std::fs::create_dir_all(dir.join("real")).unwrap();
+    let real = dir.join("real").join("db.sqlite3");
+    let link = dir.join("link.sqlite3");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    (dir, real, link)
+}
+
+/// Opens the SQLite database at `path`, as a process of its own would.
+async fn open_sqlite(path: &std::path::Path) -> SharedStore {
+    passkeyd_store::open(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap()
+}
+
 /// A database reached through a symlink (a data directory on another disk, say): SQLite keeps
 /// the WAL beside the real file, and durable writes must sync that one, not `<link>-wal`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_durable_writes_through_a_symlinked_path() {
-    let dir = std::env::temp_dir().join(unique_name());
-    std::fs::create_dir_all(dir.join("real")).unwrap();
-    let link = dir.join("link.sqlite3");
-    std::os::unix::fs::symlink(dir.join("real").join("db.sqlite3"), &link).unwrap();
-    let store = passkeyd_store::open(&format!("sqlite:{}", link.display()))
-        .await
-        .unwrap();
+    let (dir, _, link) = symlinked_database();
+    let store = open_sqlite(&link).await;
     store.create_app(&app("a", 1)).await.unwrap();
     store.create_api_key(&key("a", "k1", 1)).await.unwrap();
     assert_eq!(store.list_api_keys("a").await.unwrap().len(), 1);
@@ -1635,14 +1648,8 @@ async fn key_changes_elsewhere(db: Db) {
 /// other way round): both find the same key-change marker, beside the real file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_key_changes_through_a_symlink_reach_the_server() {
-    let dir = std::env::temp_dir().join(unique_name());
-    std::fs::create_dir_all(dir.join("real")).unwrap();
-    let real = dir.join("real").join("db.sqlite3");
-    let link = dir.join("link.sqlite3");
-    std::os::unix::fs::symlink(&real, &link).unwrap();
-    let server = passkeyd_store::open(&format!("sqlite:{}", real.display()))
-        .await
-        .unwrap();
+    let (dir, real, link) = symlinked_database();
+    let server = open_sqlite(&real).await;
     server.claim_for_server().await.unwrap();
     server.create_app(&app("a", 1)).await.unwrap();
     let k1 = key("a", "k1", 1);
@@ -1655,9 +1662,7 @@ async fn sqlite_key_changes_through_a_symlink_reach_the_server() {
             .unwrap();
         assert_eq!(found.revoked_at, None);
     }
-    let cli = passkeyd_store::open(&format!("sqlite:{}", link.display()))
-        .await
-        .unwrap();
+    let cli = open_sqlite(&link).await;
     assert!(cli.revoke_api_key("a", "k1", 5).await.unwrap());
     let (found, _) = server
         .find_api_key_with_app(&k1.hash)
