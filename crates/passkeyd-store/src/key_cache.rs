@@ -14,9 +14,12 @@
 //!   is read at most every [`RECHECK_AFTER`], and at once after a pause.
 //!
 //! Unknown keys are not kept, so guessing costs no memory.
+//!
+//! The apps of the cached keys are known to exist under the same checks, which spares the
+//! start of a ceremony the read of its app (`SqliteStore::put_ceremony`).
 
 use crate::{ApiKey, App};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -64,6 +67,9 @@ pub(crate) struct KeyCache {
     /// while it read.
     generation: u64,
     by_hash: HashMap<Vec<u8>, (ApiKey, App)>,
+    /// The apps of the keys in `by_hash`: they existed when their key was read, and a change
+    /// since would have emptied the cache.
+    apps: HashSet<String>,
 }
 
 impl KeyCache {
@@ -107,13 +113,24 @@ impl KeyCache {
         }
         if self.by_hash.len() >= CAPACITY {
             self.by_hash.clear();
+            self.apps.clear();
+        }
+        if !self.apps.contains(&found.1.id) {
+            self.apps.insert(found.1.id.clone());
         }
         self.by_hash.insert(hash, found.clone());
+    }
+
+    /// Whether the app `id` is known to exist: a cached key belongs to it (the caller checked
+    /// the version when due, as for [`KeyCache::get`]).
+    pub(crate) fn knows_app(&self, id: &str) -> bool {
+        self.apps.contains(id)
     }
 
     /// Forgets everything (after this process changed an app or a key).
     pub(crate) fn clear(&mut self) {
         self.by_hash.clear();
+        self.apps.clear();
         self.generation += 1;
     }
 }
@@ -181,9 +198,13 @@ mod tests {
     #[test]
     fn clear_forgets_and_the_capacity_bounds_the_memory() {
         let mut cache = KeyCache::default();
+        assert!(!cache.knows_app("app"));
         cache.put(0, b"h".to_vec(), &found("k1"));
+        assert!(cache.knows_app("app"));
+        assert!(!cache.knows_app("other"));
         cache.clear();
         assert!(cache.get(b"h").is_none());
+        assert!(!cache.knows_app("app"), "the app goes with its keys");
         for i in 0..=CAPACITY {
             cache.put(cache.generation(), i.to_le_bytes().to_vec(), &found("k"));
         }

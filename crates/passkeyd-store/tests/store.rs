@@ -1640,7 +1640,13 @@ async fn key_changes_elsewhere(db: Db) {
     assert_eq!(lookup().await.1, app("a", 1));
     assert!(cli.update_app(&renamed).await.unwrap());
     assert_eq!(lookup().await.1, renamed);
+    // A ceremony's app is known from the cached key, and a deletion by the CLI is seen at once.
+    server
+        .put_ceremony(&ceremony("a", "c1", 100))
+        .await
+        .unwrap();
     assert!(cli.delete_app("a").await.unwrap());
+    assert_missing(server.put_ceremony(&ceremony("a", "c2", 100)).await, "app");
     assert_eq!(server.find_api_key_with_app(&k1.hash).await.unwrap(), None);
 }
 
