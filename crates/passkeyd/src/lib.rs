@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod error;
 pub mod inspect;
 pub mod jwt;
+pub mod logs;
 pub mod manage;
 pub mod metrics;
 pub mod openapi;

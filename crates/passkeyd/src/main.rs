@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         }),
         Command::Admin(AdminCommand::Invite(args)) => admin_invite(&cli.global, args),
     };
+    // The log lines still buffered go out before the outcome's own message.
+    passkeyd::logs::flush();
     ExitCode::from(emit(&outcome))
 }
 
@@ -176,17 +178,29 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
 }
 
 /// Logs to stderr as text or one JSON object per line; `RUST_LOG` filters (default `info`).
+/// Lines go out in batches (`logs.rs`), or one write each if its thread cannot start.
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal who did not ask for none (NO_COLOR): escape
     // codes in a log file or a collector's pipe are noise.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let json = format == "json";
+    match passkeyd::logs::install() {
+        Some(batched) => init_subscriber(filter, colour, json, batched),
+        None => init_subscriber(filter, colour, json, std::io::stderr),
+    }
+}
+
+fn init_subscriber<W>(filter: tracing_subscriber::EnvFilter, colour: bool, json: bool, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
-        .with_writer(std::io::stderr);
-    if format == "json" {
+        .with_writer(writer);
+    if json {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
