@@ -93,11 +93,14 @@ macro_rules! attempt_columns {
 }
 /// How many columns `passkey_columns!` has: where the user's columns start after them.
 const PASSKEY_COLUMNS: usize = 22;
+/// How many columns `user_columns!` and `joined_user_columns!` have.
+const USER_COLUMNS: usize = 8;
 
 mod key_cache;
 mod migrate;
 mod pending;
 pub mod postgres;
+mod row_hints;
 pub mod sqlite;
 mod wal_sync;
 

@@ -13,6 +13,7 @@
 
 use crate::key_cache::KeyCache;
 use crate::pending::Pending;
+use crate::row_hints::{RowHint, RowHints};
 use crate::wal_sync::WalSync;
 use crate::{
     migrate, AdminInvite, AdminSession, ApiKey, App, AuditCount, AuditEntry, AuditFilter, Ceremony,
@@ -40,12 +41,17 @@ const STATEMENT_CACHE: usize = 64;
 const INLINE_CACHE_MIN_KIB: i64 = 2_000;
 const INLINE_CACHE_MAX_KIB: i64 = 8_192;
 
+/// Where `get_user_with_passkeys` puts the passkey's and the user's rowids, after their columns.
+const HINT_COLUMN: usize = crate::PASSKEY_COLUMNS + crate::USER_COLUMNS;
+
 /// The store in an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Connections>,
     /// Ceremonies in flight, kept in this process (see `pending.rs`).
     pending: Arc<Pending>,
+    /// Where sign-ins in flight found their passkeys' rows (see `row_hints.rs`).
+    hints: Arc<RowHints>,
     /// The connection reads and relaxed writes use on the async threads (see `run`).
     inline: Arc<Mutex<Option<Connection>>>,
     /// API keys with their apps, for the lookup of every API request (see `key_cache.rs`).
@@ -118,6 +124,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             pending: Arc::new(Pending::default()),
+            hints: Arc::new(RowHints::default()),
             inline: Arc::new(Mutex::new(None)),
             keys: Arc::new(Mutex::new(KeyCache::default())),
             keys_marker: Arc::new(PathBuf::from(marker)),
@@ -1068,25 +1075,34 @@ impl Store for SqliteStore {
         external_id: &str,
     ) -> Result<Option<(User, Vec<Passkey>)>> {
         let (app_id, external_id) = (app_id.to_owned(), external_id.to_owned());
+        let hints = self.hints.clone();
         self.run(move |c| {
             let mut statement = c.prepare_cached(concat!(
                 "SELECT ",
                 passkey_columns!(),
                 ", ",
                 joined_user_columns!(),
-                " FROM users u LEFT JOIN passkeys p ON p.user_id = u.id
+                ", p.rowid, u.rowid FROM users u LEFT JOIN passkeys p ON p.user_id = u.id
                   WHERE u.app_id = ?1 AND u.external_id = ?2 ORDER BY p.created_at, p.id"
             ))?;
-            let mut rows = statement.query([app_id, external_id])?;
+            let mut rows = statement.query([&app_id, &external_id])?;
             let mut found: Option<(User, Vec<Passkey>)> = None;
+            let mut rows_read = Vec::new();
             while let Some(row) = rows.next()? {
                 let (_, passkeys) =
                     found.get_or_insert((user_at(row, crate::PASSKEY_COLUMNS)?, Vec::new()));
                 // A user without passkeys is one row of NULL passkey columns.
                 if row.get::<_, Option<String>>(0)?.is_some() {
-                    passkeys.push(passkey_from(row)?);
+                    let passkey = passkey_from(row)?;
+                    let hint = RowHint {
+                        passkey: row.get(HINT_COLUMN)?,
+                        user: row.get(HINT_COLUMN + 1)?,
+                    };
+                    rows_read.push((passkey.credential_id.clone(), hint));
+                    passkeys.push(passkey);
                 }
             }
+            hints.note(&app_id, rows_read);
             Ok(found)
         })
         .await
@@ -1239,7 +1255,33 @@ impl Store for SqliteStore {
         credential_id: &[u8],
     ) -> Result<Option<(Passkey, User)>> {
         let (app_id, credential_id) = (app_id.to_owned(), credential_id.to_vec());
+        let hint = self.hints.get(&app_id, &credential_id);
+        let used = &self.hints;
         self.run(move |c| {
+            let read =
+                |row: &Row<'_>| Ok((passkey_from(row)?, user_at(row, crate::PASSKEY_COLUMNS)?));
+            if let Some(hint) = hint {
+                // The rows the start read, if they are still this credential's.
+                let found = c
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        passkey_columns!(),
+                        ", ",
+                        joined_user_columns!(),
+                        " FROM passkeys p JOIN users u ON u.rowid = ?4
+                          WHERE p.rowid = ?3 AND p.app_id = ?1 AND p.credential_id = ?2
+                            AND u.id = p.user_id"
+                    ))?
+                    .query_row(
+                        params![app_id, credential_id, hint.passkey, hint.user],
+                        read,
+                    )
+                    .optional()?;
+                if found.is_some() {
+                    used.used();
+                    return Ok(found);
+                }
+            }
             c.prepare_cached(concat!(
                 "SELECT ",
                 passkey_columns!(),
@@ -1248,9 +1290,7 @@ impl Store for SqliteStore {
                 " FROM passkeys p JOIN users u ON u.id = p.user_id
                   WHERE p.app_id = ?1 AND p.credential_id = ?2"
             ))?
-            .query_row(params![app_id, credential_id], |row| {
-                Ok((passkey_from(row)?, user_at(row, crate::PASSKEY_COLUMNS)?))
-            })
+            .query_row(params![app_id, credential_id], read)
             .optional()
         })
         .await
@@ -1336,8 +1376,35 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let (app_id, id, credential_id) =
             (app_id.to_owned(), id.to_owned(), credential_id.to_vec());
+        let hint = self.hints.take(&app_id, &credential_id);
+        let hints = self.hints.clone();
         self.write(Durability::Relaxed, move |c| {
             // MAX keeps the counter and the times from moving back when sign-ins race.
+            let by_row = match hint {
+                Some(hint) => c
+                    .prepare_cached(
+                        "UPDATE passkeys SET
+                             sign_count = MAX(sign_count, ?3),
+                             backup_state = ?4,
+                             last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
+                             updated_at = MAX(updated_at, ?5)
+                         WHERE rowid = ?7 AND app_id = ?1 AND credential_id = ?2 AND id = ?6",
+                    )?
+                    .execute(params![
+                        app_id,
+                        credential_id,
+                        used.sign_count,
+                        used.backup_state,
+                        used.now,
+                        id,
+                        hint.passkey
+                    ])?,
+                None => 0,
+            };
+            if by_row > 0 {
+                hints.used();
+                return Ok(true);
+            }
             let changed = c
                 .prepare_cached(
                     "UPDATE passkeys SET
@@ -2277,5 +2344,92 @@ mod tests {
         // Never more than 8 MB, however large the file.
         assert_eq!(cache_kib_for(10_000 * MB), 8_192);
         assert_eq!(cache_kib_for(i64::MAX), 8_192);
+    }
+
+    /// The store tests show the answers are the same with hints; this shows they are taken.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_username_first_finish_goes_to_the_rows_its_start_read() {
+        let dir = std::env::temp_dir().join(format!("passkeyd-hints-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir.join("db.sqlite3")).await.unwrap();
+        let app = App {
+            id: "a".into(),
+            name: "A".into(),
+            settings: "{}".into(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.create_app(&app).await.unwrap();
+        let upsert = UserUpsert {
+            app_id: "a".into(),
+            external_id: "alice".into(),
+            username: None,
+            display_name: None,
+            new_id: "u1".into(),
+            new_handle: vec![1; 16],
+            now: 1,
+            durable: true,
+        };
+        let (user, _) = store.upsert_user(&upsert).await.unwrap();
+        let passkey = Passkey {
+            id: "p1".into(),
+            app_id: "a".into(),
+            user_id: user.id.clone(),
+            user_external_id: String::new(),
+            name: None,
+            generated_name: "Key".into(),
+            credential_id: vec![9; 16],
+            public_key: vec![1],
+            alg: -7,
+            aaguid: String::new(),
+            transports: Vec::new(),
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            discoverable: None,
+            attachment: None,
+            attestation_format: "none".into(),
+            attestation_type: "None".into(),
+            sign_count: 0,
+            created_at: 1,
+            updated_at: 1,
+            last_used_at: None,
+        };
+        store.insert_passkey(&passkey, 10).await.unwrap();
+        // A finish without a start (discoverable) asks the indexes.
+        let found = store.find_passkey_with_user("a", &[9; 16]).await.unwrap();
+        assert_eq!(
+            found.map(|(p, u)| (p.id, u.id)),
+            Some(("p1".into(), "u1".into()))
+        );
+        assert_eq!(store.hints.times_used(), 0);
+        // After a start, the read and the write-back go by the rows.
+        store.get_user_with_passkeys("a", "alice").await.unwrap();
+        let found = store.find_passkey_with_user("a", &[9; 16]).await.unwrap();
+        assert_eq!(
+            found.map(|(p, u)| (p.id, u.id)),
+            Some(("p1".into(), "u1".into()))
+        );
+        let used = PasskeyUse {
+            sign_count: 4,
+            backup_state: false,
+            now: 2,
+        };
+        assert!(store
+            .record_passkey_use("a", "p1", &[9; 16], used)
+            .await
+            .unwrap());
+        assert_eq!(store.hints.times_used(), 2);
+        assert_eq!(
+            store
+                .get_passkey("a", "p1")
+                .await
+                .unwrap()
+                .unwrap()
+                .sign_count,
+            4
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -241,6 +241,7 @@ on_both_backends!(
     delete_user_cascades,
     passkeys,
     passkey_sign_count_never_decreases,
+    sign_in_rows_change_between_start_and_finish,
     passkey_limit,
     credential_id_conflicts,
     user_with_first_passkey,
@@ -951,6 +952,144 @@ async fn passkeys(db: Db) {
     // Bob's passkey and Alice herself are untouched.
     assert_eq!(store.list_passkeys("a", &bob.id).await.unwrap().len(), 1);
     assert!(store.get_user("a", "alice").await.unwrap().is_some());
+}
+
+/// A sign-in reads the user's passkeys at its start and the credential again at its finish
+/// (SQLite goes straight to the rows the start read, `row_hints.rs`): what changed in between,
+/// even a row whose place another row took, is what the finish sees.
+async fn sign_in_rows_change_between_start_and_finish(db: Db) {
+    let store = db.open().await;
+    let alice = user_in(&store, "a", "alice").await;
+    let bob = user_in(&store, "a", "bob").await;
+    let carol = user_in(&store, "b", "carol").await;
+    store
+        .insert_passkey(&passkey(&bob, "p2", 1), 10)
+        .await
+        .unwrap();
+    // Inserted last: on SQLite its row number is the next one handed out once it is deleted.
+    store
+        .insert_passkey(&passkey(&alice, "p1", 2), 10)
+        .await
+        .unwrap();
+    let used = |sign_count| PasskeyUse {
+        sign_count,
+        backup_state: false,
+        now: 5_000,
+    };
+    let start = |external_id: &'static str| {
+        let store = store.clone();
+        async move {
+            let (_, passkeys) = store
+                .get_user_with_passkeys("a", external_id)
+                .await
+                .unwrap()
+                .unwrap();
+            passkeys
+        }
+    };
+
+    // Nothing changed: the finish finds the passkey with its user and writes the use back.
+    assert_eq!(start("alice").await.len(), 1);
+    let (found, owner) = store
+        .find_passkey_with_user("a", b"cred-p1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), owner.id.as_str()),
+        ("p1", alice.id.as_str())
+    );
+    assert!(store
+        .record_passkey_use("a", "p1", b"cred-p1", used(3))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_passkey("a", "p1")
+            .await
+            .unwrap()
+            .unwrap()
+            .sign_count,
+        3
+    );
+
+    // Deleted after the start, and its row's place taken by another user's new passkey.
+    assert_eq!(start("alice").await.len(), 1);
+    assert!(store.delete_passkey("a", "p1").await.unwrap());
+    store
+        .insert_passkey(&passkey(&bob, "p3", 3), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_passkey_with_user("a", b"cred-p1").await.unwrap(),
+        None
+    );
+    assert!(!store
+        .record_passkey_use("a", "p1", b"cred-p1", used(4))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_passkey("a", "p3")
+            .await
+            .unwrap()
+            .unwrap()
+            .sign_count,
+        0
+    );
+
+    // Deleted after the start and registered again, by another user: the finish sees the new
+    // passkey and its owner, and the use is written back only under the new id.
+    assert_eq!(start("bob").await.len(), 2);
+    assert!(store.delete_passkey("a", "p2").await.unwrap());
+    let again = Passkey {
+        id: "p2-again".into(),
+        credential_id: b"cred-p2".to_vec(),
+        ..passkey(&alice, "p2-again", 4)
+    };
+    store.insert_passkey(&again, 10).await.unwrap();
+    let (found, owner) = store
+        .find_passkey_with_user("a", b"cred-p2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id.as_str(), owner.id.as_str()),
+        ("p2-again", alice.id.as_str())
+    );
+    assert!(!store
+        .record_passkey_use("a", "p2", b"cred-p2", used(5))
+        .await
+        .unwrap());
+    assert!(store
+        .record_passkey_use("a", "p2-again", b"cred-p2", used(6))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_passkey("a", "p2-again")
+            .await
+            .unwrap()
+            .unwrap()
+            .sign_count,
+        6
+    );
+
+    // A credential read in another app is not found in this one.
+    store
+        .insert_passkey(&passkey(&carol, "p4", 5), 10)
+        .await
+        .unwrap();
+    store.get_user_with_passkeys("b", "carol").await.unwrap();
+    assert_eq!(
+        store.find_passkey_with_user("a", b"cred-p4").await.unwrap(),
+        None
+    );
+    assert!(store
+        .find_passkey_with_user("b", b"cred-p4")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn passkey_sign_count_never_decreases(db: Db) {
