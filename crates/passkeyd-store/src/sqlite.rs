@@ -44,6 +44,18 @@ const INLINE_CACHE_MAX_KIB: i64 = 8_192;
 /// Where `get_user_with_passkeys` puts the passkey's and the user's rowids, after their columns.
 const HINT_COLUMN: usize = crate::PASSKEY_COLUMNS + crate::USER_COLUMNS;
 
+/// A sign-in's finish, by the rows its start read (`row_hints.rs`). The `+` keeps SQLite from
+/// finding the user through the id index, whose leaves the start did not read, instead of the
+/// rowid (a test checks the plan).
+const HINTED_READ: &str = concat!(
+    "SELECT ",
+    passkey_columns!(),
+    ", ",
+    joined_user_columns!(),
+    " FROM passkeys p JOIN users u ON u.rowid = ?4
+      WHERE p.rowid = ?3 AND p.app_id = ?1 AND p.credential_id = ?2 AND +u.id = p.user_id"
+);
+
 /// The store in an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -1263,15 +1275,7 @@ impl Store for SqliteStore {
             if let Some(hint) = hint {
                 // The rows the start read, if they are still this credential's.
                 let found = c
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        passkey_columns!(),
-                        ", ",
-                        joined_user_columns!(),
-                        " FROM passkeys p JOIN users u ON u.rowid = ?4
-                          WHERE p.rowid = ?3 AND p.app_id = ?1 AND p.credential_id = ?2
-                            AND u.id = p.user_id"
-                    ))?
+                    .prepare_cached(HINTED_READ)?
                     .query_row(
                         params![app_id, credential_id, hint.passkey, hint.user],
                         read,
@@ -2420,6 +2424,21 @@ mod tests {
             .await
             .unwrap());
         assert_eq!(store.hints.times_used(), 2);
+        // Both rows by rowid: no index leaf the start did not read.
+        let plan: Vec<String> = store
+            .run(|c| {
+                c.prepare(&format!("EXPLAIN QUERY PLAN {HINTED_READ}"))?
+                    .query_map(params!["a", vec![9u8; 16], 1, 1], |row| row.get(3))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(plan.len(), 2, "{plan:?}");
+        assert!(
+            plan.iter()
+                .all(|step| step.contains("INTEGER PRIMARY KEY (rowid=?)")),
+            "{plan:?}"
+        );
         assert_eq!(
             store
                 .get_passkey("a", "p1")
