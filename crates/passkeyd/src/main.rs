@@ -163,6 +163,9 @@ fn serve(global: &GlobalArgs, args: &ServeArgs) -> Outcome {
         let bound = server.local_addr().map_or(addr, |a| a);
         let backend = if config.database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
         tracing::info!(address = %bound, store = backend, apps = config.apps.len(), "passkeyd is listening");
+        // Whoever waits for this line (a supervisor, a test, the bench) gets it now, not a
+        // batch later.
+        passkeyd::logs::flush();
         let stopped = server.run(shutdown).await;
         // Store what the audit writer still holds before the process ends.
         audit.flush().await;
