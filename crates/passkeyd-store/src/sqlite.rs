@@ -1384,48 +1384,39 @@ impl Store for SqliteStore {
         let hints = self.hints.clone();
         self.write(Durability::Relaxed, move |c| {
             // MAX keeps the counter and the times from moving back when sign-ins race.
-            let by_row = match hint {
-                Some(hint) => c
-                    .prepare_cached(
+            macro_rules! record_use {
+                ($row:literal) => {
+                    concat!(
                         "UPDATE passkeys SET
                              sign_count = MAX(sign_count, ?3),
                              backup_state = ?4,
                              last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
                              updated_at = MAX(updated_at, ?5)
-                         WHERE rowid = ?7 AND app_id = ?1 AND credential_id = ?2 AND id = ?6",
-                    )?
-                    .execute(params![
-                        app_id,
-                        credential_id,
-                        used.sign_count,
-                        used.backup_state,
-                        used.now,
-                        id,
-                        hint.passkey
-                    ])?,
-                None => 0,
-            };
-            if by_row > 0 {
-                hints.used();
-                return Ok(true);
+                         WHERE app_id = ?1 AND credential_id = ?2 AND +id = ?6",
+                        $row
+                    )
+                };
             }
-            let changed = c
-                .prepare_cached(
-                    "UPDATE passkeys SET
-                         sign_count = MAX(sign_count, ?3),
-                         backup_state = ?4,
-                         last_used_at = MAX(COALESCE(last_used_at, ?5), ?5),
-                         updated_at = MAX(updated_at, ?5)
-                     WHERE app_id = ?1 AND credential_id = ?2 AND +id = ?6",
-                )?
-                .execute(params![
-                    app_id,
-                    credential_id,
-                    used.sign_count,
-                    used.backup_state,
-                    used.now,
-                    id
-                ])?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+                &app_id,
+                &credential_id,
+                &used.sign_count,
+                &used.backup_state,
+                &used.now,
+                &id,
+            ];
+            if let Some(hint) = &hint {
+                values.push(&hint.passkey);
+                if c.prepare_cached(record_use!(" AND rowid = ?7"))?
+                    .execute(&values[..])?
+                    > 0
+                {
+                    hints.used();
+                    return Ok(true);
+                }
+                values.pop();
+            }
+            let changed = c.prepare_cached(record_use!(""))?.execute(&values[..])?;
             Ok(changed > 0)
         })
         .await
