@@ -563,6 +563,18 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces an app by id (apps declared in the configuration file). An existing
     /// app keeps its `created_at`.
     async fn put_app(&self, app: &App) -> Result<()>;
+    /// [`Store::put_app`], unless the stored app already has this name and these settings;
+    /// true if it wrote. A restart with an unchanged configuration then writes nothing, so it
+    /// waits for no flush to disk before it serves.
+    async fn put_app_if_changed(&self, app: &App) -> Result<bool> {
+        if let Some(stored) = self.get_app(&app.id).await? {
+            if stored.name == app.name && stored.settings == app.settings {
+                return Ok(false);
+            }
+        }
+        self.put_app(app).await?;
+        Ok(true)
+    }
     /// One app.
     async fn get_app(&self, id: &str) -> Result<Option<App>>;
     /// Every app, by id.

@@ -428,6 +428,35 @@ async fn apps(db: Db) {
     );
     assert_eq!((stored.created_at, stored.updated_at), (40, 50));
 
+    // put_app_if_changed writes only a new app or a new name or settings (a restart with the
+    // same configuration leaves the row, and its updated_at, alone).
+    let same = App {
+        updated_at: 60,
+        ..replaced.clone()
+    };
+    assert!(!store.put_app_if_changed(&same).await.unwrap());
+    assert_eq!(store.get_app("c").await.unwrap().unwrap().updated_at, 50);
+    let renamed = App {
+        name: "Again".into(),
+        ..same.clone()
+    };
+    assert!(store.put_app_if_changed(&renamed).await.unwrap());
+    let stored = store.get_app("c").await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.updated_at), ("Again", 60));
+    let resettled = App {
+        settings: r#"{"y":2}"#.into(),
+        updated_at: 70,
+        ..renamed.clone()
+    };
+    assert!(store.put_app_if_changed(&resettled).await.unwrap());
+    assert_eq!(
+        store.get_app("c").await.unwrap().unwrap().settings,
+        r#"{"y":2}"#
+    );
+    assert!(store.put_app_if_changed(&app("d", 80)).await.unwrap());
+    assert_eq!(store.get_app("d").await.unwrap(), Some(app("d", 80)));
+    assert!(store.delete_app("d").await.unwrap());
+
     // update_app changes name, settings and updated_at only.
     let mut changed = app("a", 99);
     changed.name = "Alpha".into();

@@ -95,11 +95,12 @@ impl AdminSettings {
         })
     }
 
-    /// Writes the admin app to the store (at every start: the public URL may have changed).
+    /// Writes the admin app to the store at every start where it changed (the public URL may
+    /// have).
     pub async fn write_app(&self, store: &SharedStore) -> ApiResult<()> {
         let now = now_ms();
         store
-            .put_app(&App {
+            .put_app_if_changed(&App {
                 id: ADMIN_APP_ID.to_owned(),
                 name: self.app.name.clone(),
                 settings: self.app.settings.to_stored()?,

@@ -63,7 +63,7 @@ pub async fn open_store(config: &Config, mode: ConfigApps) -> Result<SharedStore
             updated_at: now,
         };
         store
-            .put_app(&app)
+            .put_app_if_changed(&app)
             .await
             .map_err(|e| format!("cannot write app {id}: {e}"))?;
     }
