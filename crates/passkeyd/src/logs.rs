@@ -15,6 +15,8 @@
 //!   slows logging down instead of growing memory or losing lines;
 //! - every write to stderr takes the output lock first and the buffer's content second, so
 //!   batches go out in the order their lines were logged;
+//! - a batch is written in pieces of whole lines of at most 4 KiB, which a pipe shared with
+//!   other processes (a supervisor's) takes whole, so their lines never land mid-line in ours;
 //! - [`flush`] writes what is left; `main` calls it when a command ends, and a panic calls it
 //!   before its message.
 //!
@@ -33,6 +35,9 @@ pub const LINGER: Duration = Duration::from_millis(5);
 
 /// Bytes buffered at most; the thread that reaches this writes the batch itself.
 pub const MAX_BUFFERED: usize = 64 * 1024;
+
+/// The largest write a Linux pipe takes whole (POSIX `PIPE_BUF`).
+const PIPE_BUF: usize = 4096;
 
 /// The batched writer: give it to `tracing_subscriber::fmt().with_writer(..)`; clones share
 /// one buffer and one writer thread.
@@ -139,8 +144,40 @@ impl Shared {
             return;
         }
         batch.extend_from_slice(line);
-        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        for piece in pieces(&batch) {
+            if out.write_all(piece).and_then(|()| out.flush()).is_err() {
+                return;
+            }
+        }
     }
+}
+
+/// The batch cut after a newline into writes of at most [`PIPE_BUF`] bytes where it can be: a
+/// pipe that several processes share (a supervisor's) takes such a write whole, so their
+/// lines do not interleave mid-line. A longer line goes alone, as it would unbatched.
+fn pieces(batch: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = batch;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let window = &rest[..rest.len().min(PIPE_BUF)];
+        let end = if window.len() == rest.len() {
+            rest.len()
+        } else {
+            match window.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                // No newline within the limit: the whole of this long line.
+                None => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1),
+            }
+        };
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// What `tracing` writes one event through: buffered, or at once for warnings and errors.
@@ -303,6 +340,31 @@ mod tests {
         log.flush();
         assert_eq!(out.text(), text.repeat(lines), "nothing lost");
         log.stop();
+    }
+
+    #[test]
+    fn a_batch_is_written_in_pieces_a_pipe_takes_whole() {
+        let line = format!("{}\n", "x".repeat(99));
+        let batch = line.repeat(100);
+        let cut: Vec<&[u8]> = pieces(batch.as_bytes()).collect();
+        assert_eq!(cut.concat(), batch.as_bytes());
+        assert!(cut
+            .iter()
+            .all(|p| p.len() <= PIPE_BUF && p.ends_with(b"\n")));
+        assert_eq!(cut.len(), 3, "40 lines of 100 bytes a piece");
+        // A line longer than the limit goes alone; the short ones around it stay together.
+        let long = format!("{}\n", "y".repeat(PIPE_BUF * 2));
+        let mixed = format!("a\nb\n{long}c\n");
+        let cut: Vec<&[u8]> = pieces(mixed.as_bytes()).collect();
+        assert_eq!(cut, [b"a\nb\n".as_slice(), long.as_bytes(), b"c\n"]);
+        // A batch that does not end with a newline (a partial write) loses nothing.
+        let unended = "a\nb".repeat(2000);
+        assert_eq!(pieces_concat(&unended), unended);
+        assert_eq!(pieces(b"").count(), 0);
+    }
+
+    fn pieces_concat(text: &str) -> String {
+        String::from_utf8(pieces(text.as_bytes()).collect::<Vec<_>>().concat()).unwrap()
     }
 
     #[test]
