@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Hints kept at most; the map starts again empty beyond that (a hint whose sign-in never
-/// finishes is only forgotten then).
-const CAPACITY: usize = 10_000;
+/// finishes is only forgotten then). Far more than the sign-ins in flight, and at most 4 MB
+/// even with credential ids of the longest (1,023 bytes).
+const CAPACITY: usize = 4_096;
 
 /// The rows a passkey was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
