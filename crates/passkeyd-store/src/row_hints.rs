@@ -13,7 +13,6 @@
 //! are the same with or without hints; only the path to the row differs.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Hints kept at most; the map starts again empty beyond that (a hint whose sign-in never
@@ -28,16 +27,21 @@ pub(crate) struct RowHint {
     pub user: i64,
 }
 
-/// The hints, by app and credential id.
+/// The hints, by credential id, each with its app. Keyed by the id alone so that a lookup
+/// borrows the caller's bytes instead of building a key: the finish of every sign-in asks,
+/// discoverable ones included. Two apps with the same credential id share a slot; the later
+/// one wins and the other's finish takes the indexes (the app is checked here and again by the
+/// statement).
 #[derive(Debug, Default)]
 pub(crate) struct RowHints {
-    by_credential: Mutex<HashMap<(String, Vec<u8>), RowHint>>,
-    /// Statements that found their row through a hint (for tests: the shortcut is taken).
-    used: AtomicU64,
+    by_credential: Mutex<HashMap<Vec<u8>, (String, RowHint)>>,
+    /// Statements that found their row through a hint: tests check that the shortcut is taken.
+    #[cfg(test)]
+    used: std::sync::atomic::AtomicU64,
 }
 
 impl RowHints {
-    fn map(&self) -> MutexGuard<'_, HashMap<(String, Vec<u8>), RowHint>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<Vec<u8>, (String, RowHint)>> {
         // Every change is one map call: a poisoned lock is still consistent.
         self.by_credential.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -49,32 +53,37 @@ impl RowHints {
             if map.len() >= CAPACITY {
                 map.clear();
             }
-            map.insert((app_id.to_owned(), credential_id), hint);
+            map.insert(credential_id, (app_id.to_owned(), hint));
         }
     }
 
     /// The hint for a credential, kept for the counter's write-back.
     pub(crate) fn get(&self, app_id: &str, credential_id: &[u8]) -> Option<RowHint> {
-        self.map()
-            .get(&(app_id.to_owned(), credential_id.to_vec()))
-            .copied()
+        match self.map().get(credential_id) {
+            Some((app, hint)) if app == app_id => Some(*hint),
+            _ => None,
+        }
     }
 
-    /// Counts a statement that found its row through a hint.
+    /// The hint for a credential, forgotten (the sign-in is over).
+    pub(crate) fn take(&self, app_id: &str, credential_id: &[u8]) -> Option<RowHint> {
+        let mut map = self.map();
+        match map.get(credential_id) {
+            Some((app, _)) if app == app_id => map.remove(credential_id).map(|(_, hint)| hint),
+            _ => None,
+        }
+    }
+
+    /// Counts a statement that found its row through a hint (in tests; nothing otherwise).
     pub(crate) fn used(&self) {
-        self.used.fetch_add(1, Ordering::Relaxed);
+        #[cfg(test)]
+        self.used.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many statements found their row through a hint.
     #[cfg(test)]
     pub(crate) fn times_used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    /// The hint for a credential, forgotten (the sign-in is over).
-    pub(crate) fn take(&self, app_id: &str, credential_id: &[u8]) -> Option<RowHint> {
-        self.map()
-            .remove(&(app_id.to_owned(), credential_id.to_vec()))
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -93,6 +102,8 @@ mod tests {
         assert_eq!(hints.get("a", &[1]), Some(h));
         assert_eq!(hints.get("b", &[1]), None, "another app");
         assert_eq!(hints.get("a", &[2]), None, "another credential");
+        assert_eq!(hints.take("b", &[1]), None, "another app takes nothing");
+        assert_eq!(hints.get("a", &[1]), Some(h));
         assert_eq!(hints.take("a", &[1]), Some(h));
         assert_eq!(hints.take("a", &[1]), None);
     }
