@@ -47,19 +47,13 @@ pub struct BatchedLog {
 }
 
 struct Shared {
-    /// The lines not yet written, and whether the writer thread should stop.
-    pending: Mutex<Pending>,
+    /// The lines not yet written.
+    pending: Mutex<Vec<u8>>,
     /// Signals the writer thread that `pending` is no longer empty.
     wake: Condvar,
     /// The destination; held while a batch is taken from `pending` and written.
     out: Mutex<Box<dyn Write + Send>>,
     linger: Duration,
-}
-
-#[derive(Default)]
-struct Pending {
-    lines: Vec<u8>,
-    stopping: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,7 +70,7 @@ impl BatchedLog {
     /// A writer to `out`, gathering lines for `linger` after the first of a batch.
     pub fn new(out: Box<dyn Write + Send>, linger: Duration) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending::default()),
+            pending: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             out: Mutex::new(out),
             linger,
@@ -92,25 +86,16 @@ impl BatchedLog {
     pub fn flush(&self) {
         self.shared.write_out(&[]);
     }
-
-    /// Flushes, and lets the writer thread end.
-    pub fn stop(&self) {
-        lock(&self.shared.pending).stopping = true;
-        self.shared.wake.notify_one();
-        self.flush();
-    }
 }
 
 impl Shared {
+    /// The writer thread: it lives as long as the process.
     fn run(&self) {
         loop {
             {
                 let mut pending = lock(&self.pending);
-                while pending.lines.is_empty() && !pending.stopping {
+                while pending.is_empty() {
                     pending = self.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
-                }
-                if pending.stopping {
-                    return;
                 }
             }
             std::thread::sleep(self.linger);
@@ -122,13 +107,13 @@ impl Shared {
     /// batch here if the buffer is full.
     fn append(&self, line: &[u8]) {
         let mut pending = lock(&self.pending);
-        if pending.lines.len() + line.len() > MAX_BUFFERED {
+        if pending.len() + line.len() > MAX_BUFFERED {
             drop(pending);
             self.write_out(line);
             return;
         }
-        let first = pending.lines.is_empty();
-        pending.lines.extend_from_slice(line);
+        let first = pending.is_empty();
+        pending.extend_from_slice(line);
         drop(pending);
         if first {
             self.wake.notify_one();
@@ -139,7 +124,7 @@ impl Shared {
     /// order). A failing stderr cannot be reported anywhere: the lines are dropped.
     fn write_out(&self, line: &[u8]) {
         let mut out = lock(&self.out);
-        let mut batch = std::mem::take(&mut lock(&self.pending).lines);
+        let mut batch = std::mem::take(&mut *lock(&self.pending));
         if batch.is_empty() && line.is_empty() {
             return;
         }
@@ -220,28 +205,29 @@ impl<'a> MakeWriter<'a> for BatchedLog {
     }
 }
 
-/// The process's log writer, once `install` made it.
-static INSTALLED: OnceLock<BatchedLog> = OnceLock::new();
+/// The process's log writer, once `install` made it (`None` if its thread could not start).
+static INSTALLED: OnceLock<Option<BatchedLog>> = OnceLock::new();
 
-/// Makes the process's stderr writer (the same one on every call), and has a panic flush it
-/// before its message. `None` if its thread could not start: the caller logs unbatched.
+/// Makes the process's stderr writer once (later calls return the same one), and has a panic
+/// flush it before its message. `None` if its thread could not start: the caller logs
+/// unbatched.
 pub fn install() -> Option<BatchedLog> {
-    if let Some(log) = INSTALLED.get() {
-        return Some(log.clone());
-    }
-    let log = BatchedLog::stderr().ok()?;
-    let log = INSTALLED.get_or_init(|| log).clone();
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        flush();
-        previous(info);
-    }));
-    Some(log)
+    INSTALLED
+        .get_or_init(|| {
+            let log = BatchedLog::stderr().ok()?;
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                flush();
+                previous(info);
+            }));
+            Some(log)
+        })
+        .clone()
 }
 
 /// Writes what the process's log writer still holds (nothing if none was installed).
 pub fn flush() {
-    if let Some(log) = INSTALLED.get() {
+    if let Some(Some(log)) = INSTALLED.get() {
         log.flush();
     }
 }
@@ -295,7 +281,6 @@ mod tests {
         log.flush();
         assert_eq!(out.writes(), 1, "one write for the batch");
         assert_eq!(out.text(), expected);
-        log.stop();
     }
 
     #[test]
@@ -308,7 +293,6 @@ mod tests {
         assert_eq!(out.text(), "first\nsecond\ntrouble\n");
         line(&log, "failure\n", Level::ERROR);
         assert_eq!(out.text(), "first\nsecond\ntrouble\nfailure\n");
-        log.stop();
     }
 
     #[test]
@@ -324,7 +308,6 @@ mod tests {
             assert_eq!(out.writes(), round + 1, "round {round}");
         }
         assert_eq!(out.text(), "alone 0\nalone 1\nalone 2\n");
-        log.stop();
     }
 
     #[test]
@@ -339,7 +322,6 @@ mod tests {
         assert!(out.writes() >= 1, "written without the writer thread");
         log.flush();
         assert_eq!(out.text(), text.repeat(lines), "nothing lost");
-        log.stop();
     }
 
     #[test]
@@ -403,6 +385,5 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 2000);
-        log.stop();
     }
 }
