@@ -47,12 +47,15 @@ pub async fn open_store(config: &Config, mode: ConfigApps) -> Result<SharedStore
         .map_err(|e| format!("cannot open the store: {e}"))?;
     let now = now_ms();
     for (id, settings) in &config.apps {
-        let exists = store
-            .get_app(id)
-            .await
-            .map_err(|e| format!("cannot read app {id}: {e}"))?
-            .is_some();
-        if exists && mode == ConfigApps::CreateMissing {
+        // `put_app_if_changed` reads the app itself; only a command that leaves existing apps
+        // alone needs to know first.
+        if mode == ConfigApps::CreateMissing
+            && store
+                .get_app(id)
+                .await
+                .map_err(|e| format!("cannot read app {id}: {e}"))?
+                .is_some()
+        {
             continue;
         }
         let app = App {
