@@ -310,8 +310,9 @@ impl SqliteStore {
     }
 }
 
-/// The size the WAL file is cut back to when it is started over (bytes).
-const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// The WAL file's size above which the checkpointer cuts it back, once the writes have slowed
+/// down enough for it to be worth it (bytes).
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 /// How often the server's checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Every how many checkpoints one holds the write turn, so that the WAL is started over.
@@ -330,6 +331,12 @@ const RESTART_EVERY: u64 = 3;
 /// the others, then again holding the turn, so it has little left to copy; writes wait for it
 /// (it ends with an fsync of the database file), reads do not. Holding the turn every second
 /// put those waits in the sign-ins' p99 at 400 a second (4 to 6 ms instead of 2.3 to 3.5).
+///
+/// The WAL file keeps the size of the busiest stretch between two restarts. That pass also cuts
+/// it back to nothing (`TRUNCATE`) when it is over [`WAL_SIZE_LIMIT`] and the stretch just ended
+/// wrote less than half of that: the file is then larger than the load needs. Under a load that
+/// fills it, it is left alone: cutting it back only for the load to grow it again cost a
+/// commit 110 ms every restart (see `configure`).
 async fn checkpoint_regularly(
     pool: std::sync::Weak<Connections>,
     writer: Arc<tokio::sync::Mutex<()>>,
@@ -339,33 +346,65 @@ async fn checkpoint_regularly(
     for round in 1u64.. {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
-        checkpoint(pool.clone()).await;
+        let first = checkpoint(pool.clone(), Checkpoint::Copy).await;
         // Even when the pass above failed: a WAL that is never started over grows without end.
         if round % RESTART_EVERY == 0 {
+            let oversized = std::fs::metadata(pool.wal_path()).is_ok_and(|m| {
+                m.len() > WAL_SIZE_LIMIT && first.is_some_and(|bytes| bytes < WAL_SIZE_LIMIT / 2)
+            });
             // The pass above copied the frames of the last second beside the writes; holding
             // the turn, this one copies only those committed while it ran, so the writes wait
             // for a few pages and a sync instead of a second's worth.
             let _turn = writer.lock().await;
-            checkpoint(pool).await;
+            let how = if oversized {
+                Checkpoint::CopyAndTruncate
+            } else {
+                Checkpoint::Copy
+            };
+            checkpoint(pool, how).await;
         }
     }
 }
 
-/// One `PASSIVE` checkpoint on a pooled connection, on a blocking thread; a failure is logged.
-async fn checkpoint(pool: Arc<Connections>) {
+/// What a checkpoint pass does.
+#[derive(Clone, Copy, Debug)]
+enum Checkpoint {
+    /// Copy what it can beside the writes (`PASSIVE`).
+    Copy,
+    /// Copy everything, then cut the WAL file to nothing (`TRUNCATE`): only with the write turn
+    /// held, since it waits for this process's writers.
+    CopyAndTruncate,
+}
+
+/// One checkpoint on a pooled connection, on a blocking thread. Returns the bytes of the frames
+/// the WAL holds since it was last started over, or `None` after a failure, which is logged.
+async fn checkpoint(pool: Arc<Connections>, how: Checkpoint) -> Option<u64> {
+    let sql = match how {
+        Checkpoint::Copy => "PRAGMA wal_checkpoint(PASSIVE)",
+        Checkpoint::CopyAndTruncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
     let done = tokio::task::spawn_blocking(move || {
         let conn = pool.take()?;
-        let result = conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .map_err(from_sqlite);
+        let result = (|| {
+            // The WAL's frames; -1 when the file is not in WAL mode.
+            let frames: i64 = conn.query_row(sql, [], |row| row.get(1))?;
+            let page: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+            // Each frame is a page and its 24-byte header.
+            Ok(u64::try_from(frames).unwrap_or(0) * (u64::try_from(page).unwrap_or(0) + 24))
+        })()
+        .map_err(from_sqlite);
         pool.put(conn);
         result
     })
     .await
     .map_err(|e| StoreError::Backend(format!("SQLite checkpoint task: {e}")))
     .and_then(|r| r);
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+    match done {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+            None
+        }
     }
 }
 
@@ -381,6 +420,13 @@ struct Connections {
 }
 
 impl Connections {
+    /// The database's WAL file: its path with `-wal` appended.
+    fn wal_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
     fn take(&self) -> Result<Connection> {
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
         match idle {
@@ -415,9 +461,12 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // SQLite reuses the WAL from its start after a complete checkpoint but keeps the file at
-    // the largest size a burst gave it; this cuts it back when it is started over.
-    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    // No `journal_size_limit`: with it, the first commit after the WAL is started over cuts the
+    // file back, holding the write lock, and under a load that grows the WAL past the limit
+    // between restarts that `ftruncate` (a few hundred MB of cached pages to free) stalled every
+    // write for 110 ms every 3 s. The server's checkpointer cuts the file back once the load
+    // has dropped (`checkpoint_regularly`); a process that does not serve leaves that to the
+    // server, or deletes the WAL when it closes the database last.
     // No memory map (`mmap_size`): with the audit log growing the file on every ceremony, each
     // of the pool's connections remapped it again and again, and the munmap calls (with their
     // TLB shootdowns) took 8% of a sign-in's CPU, more than the page reads the map saved.
