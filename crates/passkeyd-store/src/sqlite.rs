@@ -313,6 +313,8 @@ impl SqliteStore {
 /// The WAL file's size above which the checkpointer cuts it back, once the writes have slowed
 /// down enough for it to be worth it (bytes).
 const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+/// How long the checkpointer's cut of the WAL waits for readers (see [`Checkpoint`]).
+const TRUNCATE_WAIT: Duration = Duration::from_millis(20);
 /// How often the server's checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Every how many checkpoints one holds the write turn, so that the WAL is started over.
@@ -334,12 +336,14 @@ const RESTART_EVERY: u64 = 3;
 ///
 /// The WAL file keeps the size of the busiest stretch between two restarts. That pass also cuts
 /// it back to nothing (`TRUNCATE`) when it is over [`WAL_SIZE_LIMIT`] and the stretch just ended
-/// wrote less than half of that: the file is then larger than the load needs. Under a load that
-/// fills it, it is left alone: cutting it back only for the load to grow it again cost a
-/// commit 110 ms every restart (see `configure`).
+/// wrote less than half of it: the file is then more than twice what the load needs. Under a
+/// load that fills it, it is left alone: cutting it back only for the load to grow it again
+/// cost a commit 110 ms every restart (see `configure`). `wal` is the WAL file's path, beside
+/// the real file when the configured path is a symlink.
 async fn checkpoint_regularly(
     pool: std::sync::Weak<Connections>,
     writer: Arc<tokio::sync::Mutex<()>>,
+    wal: PathBuf,
 ) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -349,8 +353,8 @@ async fn checkpoint_regularly(
         let first = checkpoint(pool.clone(), Checkpoint::Copy).await;
         // Even when the pass above failed: a WAL that is never started over grows without end.
         if round % RESTART_EVERY == 0 {
-            let oversized = std::fs::metadata(pool.wal_path()).is_ok_and(|m| {
-                m.len() > WAL_SIZE_LIMIT && first.is_some_and(|bytes| bytes < WAL_SIZE_LIMIT / 2)
+            let oversized = std::fs::metadata(&wal).is_ok_and(|m| {
+                m.len() > WAL_SIZE_LIMIT && first.is_some_and(|bytes| bytes < m.len() / 2)
             });
             // The pass above copied the frames of the last second beside the writes; holding
             // the turn, this one copies only those committed while it ran, so the writes wait
@@ -371,13 +375,18 @@ async fn checkpoint_regularly(
 enum Checkpoint {
     /// Copy what it can beside the writes (`PASSIVE`).
     Copy,
-    /// Copy everything, then cut the WAL file to nothing (`TRUNCATE`): only with the write turn
-    /// held, since it waits for this process's writers.
+    /// Copy everything, then cut the WAL file to nothing (`TRUNCATE`). It takes SQLite's write
+    /// lock and waits for the readers of older snapshots and for other processes' writers; so
+    /// it runs with this process's write turn held (its writers would meet the lock), and waits
+    /// at most [`TRUNCATE_WAIT`], not the busy timeout: a long reader (a backup, a shell) makes
+    /// it give up until its next turn instead of stopping every write for seconds.
     CopyAndTruncate,
 }
 
 /// One checkpoint on a pooled connection, on a blocking thread. Returns the bytes of the frames
-/// the WAL holds since it was last started over, or `None` after a failure, which is logged.
+/// the WAL holds since it was last started over; `None` when it could not run (another
+/// checkpoint held the lock, a reader kept a cut from finishing, the file is not in WAL mode)
+/// or failed, which is logged.
 async fn checkpoint(pool: Arc<Connections>, how: Checkpoint) -> Option<u64> {
     let sql = match how {
         Checkpoint::Copy => "PRAGMA wal_checkpoint(PASSIVE)",
@@ -386,11 +395,19 @@ async fn checkpoint(pool: Arc<Connections>, how: Checkpoint) -> Option<u64> {
     let done = tokio::task::spawn_blocking(move || {
         let conn = pool.take()?;
         let result = (|| {
-            // The WAL's frames; -1 when the file is not in WAL mode.
-            let frames: i64 = conn.query_row(sql, [], |row| row.get(1))?;
+            if let Checkpoint::CopyAndTruncate = how {
+                conn.busy_timeout(TRUNCATE_WAIT)?;
+            }
+            // Busy (1 or 0) and the WAL's frames (-1 when the pass could not start).
+            let ran = conn.query_row(sql, [], |row| Ok((row.get::<_, i64>(0)?, row.get(1)?)));
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let (busy, frames): (i64, i64) = ran?;
             let page: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
-            // Each frame is a page and its 24-byte header.
-            Ok(u64::try_from(frames).unwrap_or(0) * (u64::try_from(page).unwrap_or(0) + 24))
+            Ok(match (busy, u64::try_from(frames), u64::try_from(page)) {
+                // Each frame is a page and its 24-byte header.
+                (0, Ok(frames), Ok(page)) => Some(frames * (page + 24)),
+                _ => None,
+            })
         })()
         .map_err(from_sqlite);
         pool.put(conn);
@@ -400,7 +417,7 @@ async fn checkpoint(pool: Arc<Connections>, how: Checkpoint) -> Option<u64> {
     .map_err(|e| StoreError::Backend(format!("SQLite checkpoint task: {e}")))
     .and_then(|r| r);
     match done {
-        Ok(bytes) => Some(bytes),
+        Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
             None
@@ -420,13 +437,6 @@ struct Connections {
 }
 
 impl Connections {
-    /// The database's WAL file: its path with `-wal` appended.
-    fn wal_path(&self) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push("-wal");
-        PathBuf::from(name)
-    }
-
     fn take(&self) -> Result<Connection> {
         let idle = self.free.lock().ok().and_then(|mut free| free.pop());
         match idle {
@@ -1562,6 +1572,12 @@ impl Store for SqliteStore {
         let mut name = self.pool.path.clone().into_os_string();
         name.push(".serve-lock");
         let path = PathBuf::from(name);
+        // SQLite keeps the WAL beside the file a symlink points to.
+        let real = std::fs::canonicalize(&self.pool.path).map_err(|e| {
+            StoreError::Backend(format!("cannot resolve {}: {e}", self.pool.path.display()))
+        })?;
+        let mut wal = real.into_os_string();
+        wal.push("-wal");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -1574,6 +1590,7 @@ impl Store for SqliteStore {
                 tokio::spawn(checkpoint_regularly(
                     Arc::downgrade(&self.pool),
                     self.writer.clone(),
+                    PathBuf::from(wal),
                 ));
                 Ok(())
             }
@@ -2216,8 +2233,10 @@ impl Store for SqliteStore {
 
     async fn enqueue_webhook_deliveries(&self, deliveries: &[WebhookDelivery]) -> Result<()> {
         let deliveries = deliveries.to_vec();
+        // A write like any other: it takes the write turn, and meets another process's write
+        // lock on a blocking thread, not on the connection every read shares.
         let outcome = self
-            .run(move |c| {
+            .write(Durability::Relaxed, move |c| {
                 let tx = c.transaction()?;
                 for d in &deliveries {
                     let inserted = tx
