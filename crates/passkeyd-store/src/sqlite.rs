@@ -338,12 +338,12 @@ const RESTART_EVERY: u64 = 3;
 /// it back to nothing (`TRUNCATE`) when it is over [`WAL_SIZE_LIMIT`] and the stretch just ended
 /// wrote less than half of it: the file is then more than twice what the load needs. Under a
 /// load that fills it, it is left alone: cutting it back only for the load to grow it again
-/// cost a commit 110 ms every restart (see `configure`). `wal` is the WAL file's path, beside
-/// the real file when the configured path is a symlink.
+/// cost a commit 110 ms every restart (see `configure`). `wal` is the WAL file's path (the one
+/// `wal_sync.rs` syncs), `None` when SQLite refused WAL mode.
 async fn checkpoint_regularly(
     pool: std::sync::Weak<Connections>,
     writer: Arc<tokio::sync::Mutex<()>>,
-    wal: PathBuf,
+    wal: Option<PathBuf>,
 ) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -353,7 +353,8 @@ async fn checkpoint_regularly(
         let first = checkpoint(pool.clone(), Checkpoint::Copy).await;
         // Even when the pass above failed: a WAL that is never started over grows without end.
         if round % RESTART_EVERY == 0 {
-            let oversized = std::fs::metadata(&wal).is_ok_and(|m| {
+            let size = wal.as_ref().and_then(|wal| std::fs::metadata(wal).ok());
+            let oversized = size.is_some_and(|m| {
                 m.len() > WAL_SIZE_LIMIT && first.is_some_and(|bytes| bytes < m.len() / 2)
             });
             // The pass above copied the frames of the last second beside the writes; holding
@@ -1572,12 +1573,6 @@ impl Store for SqliteStore {
         let mut name = self.pool.path.clone().into_os_string();
         name.push(".serve-lock");
         let path = PathBuf::from(name);
-        // SQLite keeps the WAL beside the file a symlink points to.
-        let real = std::fs::canonicalize(&self.pool.path).map_err(|e| {
-            StoreError::Backend(format!("cannot resolve {}: {e}", self.pool.path.display()))
-        })?;
-        let mut wal = real.into_os_string();
-        wal.push("-wal");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -1590,7 +1585,7 @@ impl Store for SqliteStore {
                 tokio::spawn(checkpoint_regularly(
                     Arc::downgrade(&self.pool),
                     self.writer.clone(),
-                    PathBuf::from(wal),
+                    self.wal_sync.as_ref().map(|sync| sync.wal().to_owned()),
                 ));
                 Ok(())
             }

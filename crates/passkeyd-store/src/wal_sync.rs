@@ -58,6 +58,11 @@ enum SyncError {
 }
 
 impl WalSync {
+    /// The WAL file this syncs.
+    pub(crate) fn wal(&self) -> &Path {
+        &self.wal
+    }
+
     /// The sync of the database at `database` (its WAL is `<database>-wal`).
     pub(crate) fn new(database: &std::path::Path) -> Self {
         let mut wal = database.as_os_str().to_owned();
